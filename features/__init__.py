@@ -1,0 +1,61 @@
+"""features: waveform -> MFCC, every step a formula (M1-M10 in ../shared/seed/FORMULAS.md).
+
+Pure functions, keyword-only arguments, float64, features shaped (n_frames, n_coeffs).
+"""
+
+from features.audio import AudioError, check_signal, load_audio, resample, save_audio
+from features.cepstrum import dct, dct_matrix, lifter, lifter_weights
+from features.compression import log_compress
+from features.deltas import add_deltas, deltas
+from features.framing import frame_signal, get_window, n_frames, preemphasis
+from features.mel import apply_filterbank, hz_to_mel, mel_filterbank, mel_to_hz
+from features.mfcc import PRESETS, MFCCConfig, MFCCSteps, log_mel, mfcc, preset_config, spectrogram
+from features.normalize import (
+    CMVNStats,
+    apply_cmvn_per_speaker,
+    cmvn,
+    fit_cmvn,
+    fit_cmvn_per_speaker,
+)
+from features.spectrum import dft, dft_matrix, fft_radix2, magnitude_spectrum, power_spectrum, stft
+
+__all__ = [
+    "AudioError",
+    "CMVNStats",
+    "MFCCConfig",
+    "MFCCSteps",
+    "PRESETS",
+    "add_deltas",
+    "apply_cmvn_per_speaker",
+    "apply_filterbank",
+    "check_signal",
+    "cmvn",
+    "dct",
+    "dct_matrix",
+    "deltas",
+    "dft",
+    "dft_matrix",
+    "fft_radix2",
+    "fit_cmvn",
+    "fit_cmvn_per_speaker",
+    "frame_signal",
+    "get_window",
+    "hz_to_mel",
+    "lifter",
+    "lifter_weights",
+    "load_audio",
+    "log_compress",
+    "log_mel",
+    "magnitude_spectrum",
+    "mel_filterbank",
+    "mel_to_hz",
+    "mfcc",
+    "n_frames",
+    "power_spectrum",
+    "preemphasis",
+    "preset_config",
+    "resample",
+    "save_audio",
+    "spectrogram",
+    "stft",
+]

@@ -1,0 +1,24 @@
+"""Shared fixtures: small deterministic signals with known answers."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def voiced_signal(sr=16000, seconds=1.0, f0=140.0, seed=0):
+    """A buzzy harmonic signal with a slow vibrato and a little noise: speech-like spectra."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sr * seconds)) / sr
+    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.05 * np.sin(2 * np.pi * 3 * t))) / sr
+    y = sum(np.sin(k * phase) / k for k in range(1, 30))
+    y *= 0.5 + 0.5 * np.sin(2 * np.pi * 2 * t) ** 2  # syllable-like envelope
+    return 0.2 * y + 1e-3 * rng.standard_normal(t.size)
+
+
+@pytest.fixture
+def speechlike():
+    return voiced_signal()
