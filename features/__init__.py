@@ -9,7 +9,16 @@ from features.compression import log_compress
 from features.deltas import add_deltas, deltas
 from features.framing import frame_signal, get_window, n_frames, preemphasis
 from features.mel import apply_filterbank, hz_to_mel, mel_filterbank, mel_to_hz
-from features.mfcc import PRESETS, MFCCConfig, MFCCSteps, log_mel, mfcc, preset_config, spectrogram
+from features.mfcc import (
+    PRESETS,
+    MFCCConfig,
+    MFCCSteps,
+    log_mel,
+    mfcc,
+    mfcc_batch,
+    preset_config,
+    spectrogram,
+)
 from features.normalize import (
     CMVNStats,
     apply_cmvn_per_speaker,
@@ -50,6 +59,7 @@ __all__ = [
     "mel_filterbank",
     "mel_to_hz",
     "mfcc",
+    "mfcc_batch",
     "n_frames",
     "power_spectrum",
     "preemphasis",

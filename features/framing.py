@@ -10,7 +10,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from features.audio import AudioError
 
-__all__ = ["preemphasis", "frame_signal", "n_frames", "get_window", "WINDOWS"]
+__all__ = ["preemphasis", "frame_signal", "frame_view", "n_frames", "get_window", "WINDOWS"]
 
 WINDOWS = ("hamming", "hann", "rectangular")
 
@@ -103,6 +103,17 @@ def frame_signal(
         If the signal is shorter than one frame (both lengths are in the message), or the
         lengths are not positive.
     """
+    return frame_view(
+        y, win_length=win_length, hop_length=hop_length, center=center, pad_end=pad_end, sr=sr
+    ).copy()
+
+
+def frame_view(y, *, win_length, hop_length, center=False, pad_end=False, sr=None):
+    """``frame_signal`` without the copy: a read-only strided view, shape (T, L).
+
+    The fast MFCC path reads frames block by block from this view, so the (T, L) frame matrix
+    is never written out in full. Arguments and errors as ``frame_signal``.
+    """
     y = np.asarray(y, dtype=np.float64)
     if win_length < 1 or hop_length < 1:
         raise ValueError(f"win_length and hop_length must be >= 1, got {win_length}, {hop_length}")
@@ -120,8 +131,8 @@ def frame_signal(
     needed = (count - 1) * hop_length + win_length
     if needed > y.shape[0]:
         y = np.pad(y, (0, needed - y.shape[0]))
-    # A strided view picks every hop-th window without copying; the copy makes it safe to edit.
-    return sliding_window_view(y, win_length)[::hop_length][:count].copy()  # eq. M2
+    # every hop-th window of the signal, without copying a sample
+    return sliding_window_view(y, win_length)[::hop_length][:count]  # eq. M2
 
 
 def get_window(name: str, length: int, *, periodic: bool = False) -> np.ndarray:

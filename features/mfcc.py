@@ -15,13 +15,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.audio import AudioError, check_signal
-from features.cepstrum import dct, lifter
+from features.blocked import clip_pool, dct_blocked, mel_energies_blocked
+from features.cepstrum import dct, dct_matrix, lifter
 from features.compression import LOG_KINDS, log_compress
-from features.framing import WINDOWS, frame_signal, get_window, preemphasis
+from features.framing import WINDOWS, frame_signal, frame_view, get_window, preemphasis
 from features.mel import MEL_SCALES, apply_filterbank, mel_filterbank
 from features.spectrum import magnitude_spectrum, power_spectrum
 
-__all__ = ["MFCCConfig", "MFCCSteps", "PRESETS", "preset_config", "mfcc", "log_mel", "spectrogram"]
+__all__ = [
+    "MFCCConfig",
+    "MFCCSteps",
+    "PRESETS",
+    "preset_config",
+    "mfcc",
+    "mfcc_batch",
+    "log_mel",
+    "spectrogram",
+]
 
 PRESETS = ("default", "librosa", "python_speech_features")
 
@@ -273,27 +283,54 @@ class MFCCSteps:
     mfcc: np.ndarray
 
 
-def _front_end(y, config: MFCCConfig):
-    """M1-M3: signal -> (emphasized, frames, window, windowed, spectrum)."""
+def _emphasize(y, config: MFCCConfig):
+    """Check the signal, then M1: returns (signal, emphasized)."""
     y = check_signal(y)
     if y.ndim != 1:
         raise AudioError(f"signal: expected one channel shaped (S,), got {y.shape}; down-mix first")
-    emphasized = preemphasis(y, coeff=config.preemphasis) if config.preemphasis else y  # M1
-    frames = frame_signal(  # M2
-        emphasized,
+    return y, (preemphasis(y, coeff=config.preemphasis) if config.preemphasis else y)  # M1
+
+
+def _frame_kwargs(config: MFCCConfig) -> dict:
+    return dict(
         win_length=config.win_length,
         hop_length=config.hop_length,
         center=config.center,
         pad_end=config.pad_end,
         sr=config.sample_rate,
     )
-    window = get_window(config.window, config.win_length, periodic=config.window_periodic)
+
+
+def _window(config: MFCCConfig) -> np.ndarray:
+    return get_window(config.window, config.win_length, periodic=config.window_periodic)
+
+
+def _front_end(y, config: MFCCConfig):
+    """M1-M3 in full, for reading: (signal, emphasized, frames, window, windowed, spectrum)."""
+    y, emphasized = _emphasize(y, config)
+    frames = frame_signal(emphasized, **_frame_kwargs(config))  # M2
+    window = _window(config)
     windowed = frames * window  # M2
     if config.spectrum == "power":  # M3
         spectrum = power_spectrum(windowed, n_fft=config.n_fft, scale=config.spectrum_scale)
     else:
         spectrum = magnitude_spectrum(windowed, n_fft=config.n_fft)
     return y, emphasized, frames, window, windowed, spectrum
+
+
+def _mel_energies_fast(y, config: MFCCConfig, fbank, *, with_energy=False, threads=None):
+    """M1-M5 through the blocked, threaded twin (features.blocked): (mel, energy or None)."""
+    _, emphasized = _emphasize(y, config)
+    return mel_energies_blocked(
+        frame_view(emphasized, **_frame_kwargs(config)),
+        _window(config),
+        fbank,
+        n_fft=config.n_fft,
+        spectrum=config.spectrum,
+        scale=config.spectrum_scale,
+        with_energy=with_energy,
+        threads=threads,
+    )
 
 
 def _filterbank(config: MFCCConfig) -> np.ndarray:
@@ -339,8 +376,8 @@ def spectrogram(y, *, sr: int, config=None, preset=None, **overrides) -> np.ndar
 def log_mel(y, *, sr: int, config=None, preset=None, **overrides) -> np.ndarray:
     """Log mel energies (M1-M6), shape (T, n_mels), float64; arguments as ``spectrogram``."""
     config = _resolve(sr, config, preset, overrides)
-    spectrum = _front_end(y, config)[-1]
-    return _log(apply_filterbank(spectrum, _filterbank(config)), config)
+    mel_energies, _ = _mel_energies_fast(y, config, _filterbank(config))
+    return _log(mel_energies, config)
 
 
 def mfcc(y, *, sr: int, config=None, preset=None, return_steps: bool = False, **overrides):
@@ -393,16 +430,30 @@ def mfcc(y, *, sr: int, config=None, preset=None, return_steps: bool = False, **
     examples/01_mfcc_step_by_step.py, docs/features.md, docs/conventions.md
     """
     config = _resolve(sr, config, preset, overrides)
-    signal, emphasized, frames, window, windowed, spectrum = _front_end(y, config)
+    return _mfcc_with_config(y, config, return_steps=return_steps)
+
+
+def _mfcc_with_config(y, config: MFCCConfig, *, return_steps=False, threads=None):
+    if config.energy_c0 and config.spectrum != "power":
+        raise ValueError("energy_c0 needs spectrum='power' (it is the frame's power)")
     fbank = _filterbank(config)
-    mel_energies = apply_filterbank(spectrum, fbank)  # M5
+    if return_steps:  # the readable path: every intermediate array in full
+        signal, emphasized, frames, window, windowed, spectrum = _front_end(y, config)
+        mel_energies = apply_filterbank(spectrum, fbank)  # M5
+        energy = spectrum.sum(axis=1)
+    else:  # the fast twin of M1-M5, proven equal in tests/features/test_blocked.py
+        mel_energies, energy = _mel_energies_fast(
+            y, config, fbank, with_energy=config.energy_c0, threads=threads
+        )
     log_mel_energies = _log(mel_energies, config)  # M6
-    cepstra = dct(log_mel_energies, n_out=config.n_mfcc, norm=config.dct_norm)  # M7
+    if return_steps:
+        cepstra = dct(log_mel_energies, n_out=config.n_mfcc, norm=config.dct_norm)  # M7
+    else:  # the same product, 64 rows at a time (features.blocked explains why)
+        basis = dct_matrix(config.n_mels, n_out=config.n_mfcc, norm=config.dct_norm)
+        cepstra = dct_blocked(log_mel_energies, basis)  # M7
     features = lifter(cepstra, lifter=config.lifter, first_index=config.lifter_first_index)  # M8
     if config.energy_c0:
-        if config.spectrum != "power":
-            raise ValueError("energy_c0 needs spectrum='power' (it is the frame's power)")
-        features[:, 0] = np.log(np.maximum(spectrum.sum(axis=1), config.log_floor))
+        features[:, 0] = np.log(np.maximum(energy, config.log_floor))
     if not return_steps:
         return features
     steps = MFCCSteps(
@@ -419,3 +470,39 @@ def mfcc(y, *, sr: int, config=None, preset=None, return_steps: bool = False, **
         mfcc=features,
     )
     return features, steps
+
+
+def mfcc_batch(signals, *, sr: int, config=None, preset=None, **overrides) -> list[np.ndarray]:
+    """``mfcc`` of many mono signals at one rate, one clip per thread on the 2 cores.
+
+    For many short clips (a corpus), whole clips are the efficient unit of parallel work;
+    one 3 s clip is too small to split well across cores.
+
+    Parameters
+    ----------
+    signals : iterable of ndarray, each shape (S_i,)
+        Mono signals at ``sr`` Hz.
+    sr, config, preset, **overrides
+        As ``mfcc``; the config is resolved once for all signals.
+
+    Returns
+    -------
+    list of ndarray, each shape (T_i, n_mfcc), float64, in the order of ``signals``;
+    each equals ``mfcc(signals[i], ...)``.
+
+    Raises
+    ------
+    AudioError
+        For the first bad signal, with its index in the message ("signal 3: ...").
+    """
+    config = _resolve(sr, config, preset, overrides)
+    signals = list(signals)
+
+    def one(item):
+        index, y = item
+        try:
+            return _mfcc_with_config(y, config, threads=1)
+        except AudioError as err:
+            raise AudioError(f"signal {index}: {err}") from err
+
+    return list(clip_pool().map(one, enumerate(signals)))
