@@ -66,37 +66,40 @@ def dft(x: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _fft_radix2_rows(x):
-    """In-place iterative Cooley-Tukey on each row of a (R, N) complex128 array, N = 2**p."""
+def _fft_radix2_rows(x, twiddles):
+    """In-place iterative Cooley-Tukey on each row of a (R, N) complex128 array, N = 2**p.
+
+    ``twiddles[k] = exp(-2 pi j k / N)`` for k < N/2; a stage with blocks of ``size`` uses
+    every (N / size)-th one, exp(-2 pi j k / size).
+    """
     rows, n = x.shape
-    # 1. bit-reversal permutation: after it, the butterflies can work in place, stage by stage
-    j = 0
-    for i in range(1, n):
-        bit = n >> 1
-        while j & bit:
-            j ^= bit
-            bit >>= 1
-        j |= bit
-        if i < j:
-            for r in range(rows):
+    for r in range(rows):  # one row at a time: it stays in cache through all the stages
+        # 1. bit-reversal permutation: afterwards the butterflies can work in place
+        j = 0
+        for i in range(1, n):
+            bit = n >> 1
+            while j & bit:
+                j ^= bit
+                bit >>= 1
+            j |= bit
+            if i < j:
                 tmp = x[r, i]
                 x[r, i] = x[r, j]
                 x[r, j] = tmp
-    # 2. log2(N) stages; stage with blocks of `size` combines two half-size DFTs:
-    #    X[k] = E[k] + w^k O[k],  X[k + size/2] = E[k] - w^k O[k],  w = exp(-2 pi j / size)
-    size = 2
-    while size <= n:
-        half = size // 2
-        for k in range(half):
-            w = np.exp(-2j * np.pi * k / size)  # twiddle factor, eq. M3-fft
+        # 2. log2(N) stages; a block of `size` combines two half-size DFTs E and O:
+        #    X[k] = E[k] + w^k O[k],  X[k + size/2] = E[k] - w^k O[k]     (eq. M3-fft)
+        size = 2
+        while size <= n:
+            half = size // 2
+            step = n // size
             for start in range(0, n, size):
-                a = start + k
-                b = a + half
-                for r in range(rows):
-                    t = w * x[r, b]
+                for k in range(half):
+                    a = start + k
+                    b = a + half
+                    t = twiddles[k * step] * x[r, b]
                     x[r, b] = x[r, a] - t
                     x[r, a] = x[r, a] + t
-        size *= 2
+            size *= 2
 
 
 def fft_radix2(x: np.ndarray) -> np.ndarray:
@@ -127,7 +130,8 @@ def fft_radix2(x: np.ndarray) -> np.ndarray:
     if n < 1 or n & (n - 1):
         raise ValueError(f"fft_radix2 needs a power-of-two length, got {n}")
     out = np.array(x, dtype=np.complex128).reshape(-1, n)  # a copy: the kernel works in place
-    _fft_radix2_rows(out)
+    twiddles = np.exp(-2j * np.pi * np.arange(n // 2) / n)  # w^k, eq. M3-fft
+    _fft_radix2_rows(out, twiddles)
     return out.reshape(x.shape)
 
 
