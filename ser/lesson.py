@@ -36,16 +36,19 @@ def check_shape(name: str, array: np.ndarray, expected: tuple) -> None:
     print(f"  {name:<22s} {str(array.shape):<14s} {array.dtype}")
 
 
-def compare(name: str, got: np.ndarray, want: np.ndarray) -> float:
-    """Print ``name | exact | allclose | maxdiff`` for two arrays and return maxdiff."""
+def compare(name: str, got, want, *, atol: float = 1e-9, rtol: float = 1e-7) -> float:
+    """Print ``name | exact | allclose (at the stated tolerance) | maxdiff``; return maxdiff."""
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape:
         print(f"  {name:<34s} shapes differ: {got.shape} vs {want.shape}")
         return float("inf")
     maxdiff = float(np.max(np.abs(got - want))) if got.size else 0.0
     exact = bool(np.array_equal(got, want))
-    close = bool(np.allclose(got, want, rtol=1e-7, atol=1e-9))
-    print(f"  {name:<34s} exact={exact!s:<5} allclose={close!s:<5} maxdiff={maxdiff:.2e}")
+    close = bool(np.allclose(got, want, rtol=rtol, atol=atol))
+    print(
+        f"  {name:<34s} exact={exact!s:<5} allclose={close!s:<5} "
+        f"(atol {atol:g}, rtol {rtol:g}) maxdiff={maxdiff:.2e}"
+    )
     return maxdiff
 
 
