@@ -67,6 +67,59 @@ def _cmd_mfcc(args) -> None:
         print(f"  figure   -> {path}")
 
 
+def _progress(label: str):
+    """Progress on stderr (stdout holds the results): a counter that rewrites itself on a
+    terminal; in a log, one line at each quarter, so CI output stays readable."""
+    live = sys.stderr.isatty()
+
+    def show(done: int, total: int) -> None:
+        if live:
+            end = "\n" if done == total else ""
+            print(f"\r{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
+        elif done == total or done * 4 // total != (done - 1) * 4 // total:
+            print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _cmd_synth(args) -> None:
+    import time
+
+    from ser.corpus.synth import EMOTIONS, synthetic_corpus, write_synthetic_corpus
+
+    unknown = [e for e in args.emotions if e not in EMOTIONS]
+    if unknown:
+        raise UserError(
+            f"unknown emotion(s) {', '.join(unknown)}; choose from {', '.join(EMOTIONS)}"
+        )
+    if min(args.speakers, args.utterances) < 1:
+        raise UserError("--speakers and --utterances must be at least 1")
+    corpus = synthetic_corpus(
+        emotions=args.emotions,
+        n_speakers=args.speakers,
+        n_utterances=args.utterances,
+        seed=args.seed,
+        snr_db=args.snr,
+    )
+    start = time.perf_counter()
+    manifest = write_synthetic_corpus(
+        corpus, args.out, sr=args.sr, progress=_progress(f"writing {len(corpus)} utterances")
+    )
+    print(corpus.summary())
+    print(f"  wrote {len(corpus)} WAV files and {manifest} in {time.perf_counter() - start:.1f} s")
+    print(f"  read it back with: load_corpus('synthetic', {str(args.out)!r})")
+
+
+def _cmd_corpus(args) -> None:
+    from ser.corpus import load_corpus
+
+    try:
+        corpus = load_corpus(args.name, args.root)
+    except (ValueError, FileNotFoundError) as err:
+        raise UserError(str(err)) from err
+    print(corpus.summary(max_skipped=args.show_skipped))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ser",
@@ -84,6 +137,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="save the (frames, coefficients) array as .npy")
     p.add_argument("--plot", type=Path, help="save a figure of the features (.png)")
     p.set_defaults(run=_cmd_mfcc)
+
+    from ser.corpus.synth import DEFAULT_EMOTIONS
+
+    p = commands.add_parser("synth", help="write the built-in synthetic corpus as WAV files")
+    p.add_argument("--out", type=Path, required=True, help="folder for the WAVs and manifest.csv")
+    p.add_argument("--emotions", nargs="+", default=list(DEFAULT_EMOTIONS), metavar="EMOTION")
+    p.add_argument("--speakers", type=int, default=10)
+    p.add_argument("--utterances", type=int, default=20, help="per speaker and emotion")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snr", type=float, help="add white noise at this SNR in dB")
+    p.add_argument("--sr", type=int, default=16000, help="sample rate of the files, Hz")
+    p.set_defaults(run=_cmd_synth)
+
+    p = commands.add_parser("corpus", help="summarise a corpus and list the files it skipped")
+    p.add_argument("name", help="ravdess | crema-d | tess | emodb | synthetic")
+    p.add_argument("root", nargs="?", type=Path, help="the folder (none: built-in synthetic)")
+    p.add_argument("--show-skipped", type=int, default=20, metavar="N")
+    p.set_defaults(run=_cmd_corpus)
     return parser
 
 

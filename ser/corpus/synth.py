@@ -3,17 +3,37 @@
 Each emotion changes prosody and voice quality relative to neutral speech, following the
 vocal-correlates table of Murray & Arnott (1993) (docs/corpus.md has the table, row by row).
 The voice itself is ``ser.corpus.voice.synthesize_voice``.
+
+``synthetic_corpus()`` is the course's embedded default data set: speakers x emotions x
+utterances, each rendered on demand from its own seed, so nothing is downloaded or stored.
+``write_synthetic_corpus()`` writes it as WAV files plus a CSV manifest that
+``ser.corpus.load_corpus("synthetic", root)`` reads back.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 
-from ser.corpus.voice import SpeakerVoice, VoiceParams, synthesize_voice
+from ser.corpus.records import Corpus, Utterance
+from ser.corpus.voice import Sentence, SpeakerVoice, VoiceParams, synthesize_voice
 
-__all__ = ["EMOTION_PARAMS", "EMOTIONS", "synthesize_utterance"]
+__all__ = [
+    "EMOTION_PARAMS",
+    "EMOTIONS",
+    "DEFAULT_EMOTIONS",
+    "MANIFEST",
+    "SyntheticSpeaker",
+    "make_speakers",
+    "synthesize_utterance",
+    "synthetic_corpus",
+    "write_synthetic_corpus",
+]
 
 # Murray & Arnott (1993), Table 1, read as changes relative to neutral speech:
 #   "much higher" pitch average -> f0_ratio 1.25-1.5, "slightly slower" rate -> 0.85, etc.
@@ -34,7 +54,7 @@ EMOTION_PARAMS: dict[str, VoiceParams] = {
     # slightly faster; very much higher, much wider pitch; higher intensity; breathy chest
     # tone; abrupt changes on stressed syllables; tense articulation
     "angry": VoiceParams(
-        f0_ratio=1.35, f0_range=7.0, rate_ratio=1.15, level_db=6.0, open_quotient=0.4,
+        f0_ratio=1.45, f0_range=7.0, rate_ratio=1.15, level_db=6.0, open_quotient=0.4,
         tilt=0.05, breathiness=0.06, declination=3.0, accent_sharpness=0.15, articulation=1.0,
     ),
     # much faster; very much higher, much wider pitch; normal intensity; irregular voicing;
@@ -52,6 +72,8 @@ EMOTION_PARAMS: dict[str, VoiceParams] = {
     ),
 }  # fmt: skip
 EMOTIONS = tuple(EMOTION_PARAMS)
+DEFAULT_EMOTIONS = ("neutral", "happy", "sad", "angry")
+MANIFEST = "manifest.csv"
 
 
 def _vary(params: VoiceParams, rng: np.random.Generator, spread: float) -> VoiceParams:
@@ -76,7 +98,8 @@ def synthesize_utterance(
     emotion: str = "neutral",
     speaker: SpeakerVoice | None = None,
     seed: int | np.random.Generator = 0,
-    duration: float = 2.0,
+    duration: float | None = 2.0,
+    sentence: Sentence | None = None,
     sr: int = 16000,
     variation: float = 0.0,
     return_f0: bool = False,
@@ -91,8 +114,11 @@ def synthesize_utterance(
         Defaults to a neutral adult male voice (120 Hz).
     seed : int or numpy.random.Generator
         Makes the utterance reproducible.
-    duration : float
-        Seconds.
+    duration : float or None
+        Seconds; None lets the sentence and the speaking rate decide (slow emotions last
+        longer, as they do in real speech).
+    sentence : Sentence, optional
+        What is said; by default a random sentence drawn from the seed.
     sr : int
         Sample rate in Hz.
     variation : float
@@ -103,7 +129,7 @@ def synthesize_utterance(
 
     Returns
     -------
-    y : ndarray, shape (round(duration * sr),), float64
+    y : ndarray, shape (S,), float64; S = round(duration * sr) when a duration is given
     f0 : ndarray, same shape (only with ``return_f0``)
     """
     if emotion not in EMOTION_PARAMS:
@@ -111,6 +137,174 @@ def synthesize_utterance(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     params = _vary(EMOTION_PARAMS[emotion], rng, variation)
     y, f0 = synthesize_voice(
-        speaker=speaker or SpeakerVoice(), params=params, duration=duration, sr=sr, rng=rng
+        speaker=speaker or SpeakerVoice(),
+        params=params,
+        sentence=sentence,
+        duration=duration,
+        sr=sr,
+        rng=rng,
     )
     return (y, f0) if return_f0 else y
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticSpeaker:
+    """A speaker of the synthetic corpus: an id, a sex, and a voice."""
+
+    id: str
+    sex: str
+    voice: SpeakerVoice
+
+
+def make_speakers(n: int, *, seed: int = 0) -> list[SyntheticSpeaker]:
+    """``n`` speakers, alternately female and male, with voices drawn from typical ranges.
+
+    Women: f0 about 205 Hz (sd 18), formant scale 1.15 (sd 0.03); men: f0 about 115 Hz
+    (sd 12), formant scale 1.0 (sd 0.03); both: 4.5 syllables/s (sd 0.35), breathiness
+    0.02-0.08. Speaker i always gets the same voice for the same seed.
+    """
+    speakers = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, 7919, i])  # one stream per speaker
+        female = i % 2 == 0
+        f0 = rng.normal(205.0, 18.0) if female else rng.normal(115.0, 12.0)
+        voice = SpeakerVoice(
+            f0_hz=float(np.clip(f0, 150.0, 260.0) if female else np.clip(f0, 85.0, 150.0)),
+            formant_scale=float(rng.normal(1.15 if female else 1.0, 0.03)),
+            rate=float(np.clip(rng.normal(4.5, 0.35), 3.5, 5.5)),
+            breathiness=float(rng.uniform(0.02, 0.08)),
+        )
+        speakers.append(SyntheticSpeaker(f"S{i + 1:02d}", "female" if female else "male", voice))
+    return speakers
+
+
+def _render(sr, *, emotion, speaker, sentence, seed, variation, snr_db):
+    """Render one utterance of the corpus (kept at module level so it can be pickled)."""
+    rng = np.random.default_rng(seed)
+    y = synthesize_utterance(
+        emotion=emotion,
+        speaker=speaker,
+        sentence=sentence,
+        seed=rng,
+        duration=None,
+        sr=sr,
+        variation=variation,
+    )
+    if snr_db is not None:
+        from features.augment import add_noise
+
+        y = add_noise(y, snr=snr_db, rng=rng)
+        y *= min(1.0, 0.99 / np.max(np.abs(y)))  # noise may push a loud voice over full scale
+    return y
+
+
+def synthetic_corpus(
+    *,
+    emotions=DEFAULT_EMOTIONS,
+    n_speakers: int = 10,
+    n_utterances: int = 20,
+    n_sentences: int = 10,
+    seed: int = 0,
+    variation: float = 0.15,
+    snr_db: float | None = None,
+) -> Corpus:
+    """The built-in synthetic corpus: every speaker says every sentence in every emotion.
+
+    Parameters
+    ----------
+    emotions : sequence of str
+        Keys of ``EMOTION_PARAMS``; the default is neutral, happy, sad, angry.
+    n_speakers : int
+        Speakers S01, S02, ... (alternately female and male).
+    n_utterances : int
+        Utterances per speaker and emotion: sentence ``u % n_sentences``, repetition
+        ``u // n_sentences``.
+    n_sentences : int
+        Distinct sentences (8-11 syllables, about 2-3 s), shared by all speakers and emotions.
+    seed : int
+        Everything follows from it; utterance (speaker i, emotion j, index u) always has the
+        same samples, whichever other utterances are rendered and in which order.
+    variation : float
+        Relative per-utterance spread of every voice parameter (``synthesize_utterance``).
+    snr_db : float, optional
+        Add white noise at this signal-to-noise ratio (eq. SNR); None keeps the quiet room.
+
+    Returns
+    -------
+    Corpus
+        Utterances with ``path=None``; ``utterance.audio(sr)`` renders them on demand.
+        Fields: id, sentence, repetition, sex, f0_hz, formant_scale, rate, seed.
+    """
+    unknown = [e for e in emotions if e not in EMOTION_PARAMS]
+    if unknown:
+        raise ValueError(f"unknown emotions {unknown}; choose from {EMOTIONS}")
+    if min(n_speakers, n_utterances, n_sentences) < 1:
+        raise ValueError("n_speakers, n_utterances and n_sentences must be >= 1")
+    sentence_rng = np.random.default_rng([seed, 104729])
+    sentences = [
+        Sentence.random(sentence_rng, int(sentence_rng.integers(8, 12))) for _ in range(n_sentences)
+    ]
+    utterances = []
+    for i, speaker in enumerate(make_speakers(n_speakers, seed=seed)):
+        for emotion in emotions:
+            j = EMOTIONS.index(emotion)  # stable whichever subset of emotions is chosen
+            for u in range(n_utterances):
+                utt_seed = [seed, i, j, u]
+                k = u % n_sentences
+                utterances.append(
+                    Utterance(
+                        path=None,
+                        emotion=emotion,
+                        speaker=speaker.id,
+                        corpus="synthetic",
+                        fields={
+                            "id": f"{speaker.id}_{emotion}_{u:03d}",
+                            "sentence": k,
+                            "repetition": u // n_sentences,
+                            "sex": speaker.sex,
+                            "f0_hz": round(speaker.voice.f0_hz, 1),
+                            "formant_scale": round(speaker.voice.formant_scale, 3),
+                            "rate": round(speaker.voice.rate, 2),
+                            "seed": "-".join(map(str, utt_seed)),
+                        },
+                        render=partial(
+                            _render,
+                            emotion=emotion,
+                            speaker=speaker.voice,
+                            sentence=sentences[k],
+                            seed=utt_seed,
+                            variation=variation,
+                            snr_db=snr_db,
+                        ),
+                    )
+                )
+    return Corpus("synthetic", tuple(utterances))
+
+
+MANIFEST_COLUMNS = ("path", "emotion", "speaker", "sentence", "repetition", "sex", "f0_hz",
+                    "formant_scale", "rate", "seed")  # fmt: skip
+
+
+def write_synthetic_corpus(corpus: Corpus, out_dir, *, sr: int = 16000, progress=None) -> Path:
+    """Write every utterance as ``<speaker>/<id>.wav`` (16-bit PCM) plus ``manifest.csv``.
+
+    Every file is written atomically, the manifest last, so a folder with a manifest is
+    complete. Returns the manifest's path.
+    """
+    from features import save_audio
+    from ser.io import atomic_write
+
+    out_dir = Path(out_dir)
+    rows = []
+    for n, utt in enumerate(corpus):
+        relative = Path(utt.speaker) / f"{utt.id}.wav"
+        save_audio(out_dir / relative, utt.audio(sr), sr, subtype="PCM_16")
+        rows.append({"path": relative.as_posix(), "emotion": utt.emotion, "speaker": utt.speaker,
+                     **{k: utt.fields[k] for k in MANIFEST_COLUMNS[3:]}})  # fmt: skip
+        if progress is not None:
+            progress(n + 1, len(corpus))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write(out_dir / MANIFEST, lambda tmp: tmp.write_text(text.getvalue()))

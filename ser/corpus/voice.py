@@ -6,7 +6,7 @@ Shape letters (docs/conventions.md): S samples.
                   with per-cycle jitter and shimmer, aspiration noise, and a spectral tilt
     filter  H(t): four second-order resonators (F1-F4) in cascade, their centre frequencies
                   moving between vowel targets syllable by syllable
-    output  y = H(t) * (voicing * g + frication noise), shaped by syllable envelopes
+    output  y = H(t) * (envelope * (voicing * g + frication noise))
 
 The physics and every parameter are in docs/corpus.md (eq. V1-V5). The emotional colouring
 of these parameters lives in ``ser.corpus.synth``; this module only knows voices.
@@ -20,7 +20,14 @@ import numpy as np
 from numba import njit
 from scipy.signal import lfilter
 
-__all__ = ["VoiceParams", "SpeakerVoice", "synthesize_voice", "VOWELS"]
+__all__ = [
+    "VoiceParams",
+    "SpeakerVoice",
+    "Sentence",
+    "synthesize_voice",
+    "vowel_formants",
+    "VOWELS",
+]
 
 # Vowel formant targets F1..F4 in Hz for an adult male vocal tract (Peterson & Barney 1952,
 # rounded). Shorter vocal tracts scale every formant up by ``SpeakerVoice.formant_scale``.
@@ -76,9 +83,13 @@ class VoiceParams:
         Loudness relative to neutral speech, dB.
     open_quotient : float
         Fraction of each glottal cycle the glottis is open (0.3 tense, pressed .. 0.8 lax,
-        breathy); lower gives more high-frequency energy.
+        breathy). It shapes the lowest harmonics: measured on this source, H1 - H2 goes from
+        -2.7 dB at 0.4 to +2.3 dB at 0.6 and +9.6 dB at 0.8 (a breathy voice has a strong
+        first harmonic).
     tilt : float
-        Extra spectral tilt, a one-pole low-pass coefficient 0..0.9 (higher is duller).
+        Extra spectral tilt, a one-pole low-pass coefficient 0..0.9 (higher is duller). This,
+        not the open quotient, sets the brightness above 2 kHz (how abruptly the glottis
+        closes in a tense voice).
     jitter : float
         Relative random change of each glottal period (0.01 = 1 %).
     shimmer : float
@@ -105,6 +116,73 @@ class VoiceParams:
     declination: float = 2.0
     accent_sharpness: float = 0.35
     articulation: float = 0.9
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """What is said, independent of how: syllables, their vowels, stress and relative lengths.
+
+    Speaking the same ``Sentence`` with other ``VoiceParams`` gives the same words in another
+    emotion (a lexically matched corpus, as RAVDESS and CREMA-D are).
+
+    Attributes (one entry per syllable)
+    ----------
+    vowels : tuple of str          keys of ``VOWELS``
+    stressed : tuple of bool       carries a pitch accent
+    lengths : tuple of float       relative durations, mean 1
+    onsets : tuple of float        fraction of the syllable taken by its consonant onset
+    frication : tuple of float     noise level of the onset (0: a voiced onset)
+    pause_after : int              index of the syllable followed by a phrase pause, or -1
+    """
+
+    vowels: tuple[str, ...]
+    stressed: tuple[bool, ...]
+    lengths: tuple[float, ...]
+    onsets: tuple[float, ...]
+    frication: tuple[float, ...]
+    pause_after: int = -1
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, n_syllables: int) -> Sentence:
+        """A random sentence of ``n_syllables`` (>= 2) syllables."""
+        n = max(2, int(n_syllables))
+        stressed = rng.random(n) < 0.4
+        stressed[int(rng.integers(0, n))] = True  # every sentence carries at least one accent
+        frication = np.where(rng.random(n) < 0.6, rng.uniform(0.2, 0.5, n), 0.0)
+        return cls(
+            vowels=tuple(str(v) for v in rng.choice(list(VOWELS), size=n)),
+            stressed=tuple(bool(b) for b in stressed),
+            lengths=tuple(float(x) for x in rng.uniform(0.75, 1.25, n)),
+            onsets=tuple(float(x) for x in rng.uniform(0.15, 0.3, n)),
+            frication=tuple(float(x) for x in frication),
+            pause_after=int(rng.integers(1, n)) if n >= 4 else -1,
+        )
+
+    @property
+    def n_syllables(self) -> int:
+        return len(self.vowels)
+
+
+def vowel_formants(vowel: str, *, formant_scale: float = 1.0, articulation: float = 1.0):
+    """Formant targets F1..F4 in Hz of ``vowel`` for one speaker and articulation (eq. V4)::
+
+        F = formant_scale * (F_schwa + articulation * (F_vowel - F_schwa))
+
+    ``articulation`` 1 reaches the vowel's target, 0 stays at the neutral vowel (schwa, "er");
+    ``formant_scale`` shortens (> 1) or lengthens (< 1) the vocal tract.
+    """
+    neutral, target = np.array(VOWELS["er"]), np.array(VOWELS[vowel])
+    return formant_scale * (neutral + articulation * (target - neutral))  # eq. V4
+
+
+_LEAD_S, _TAIL_S = 0.12, 0.15  # silence before and after the speech
+_PAUSE_SYLLABLES = 0.6  # a phrase pause lasts this many syllable durations
+
+
+def sentence_duration(sentence: Sentence, *, syllables_per_second: float) -> float:
+    """Seconds an utterance of ``sentence`` takes at this rate, silences included."""
+    pause = _PAUSE_SYLLABLES if sentence.pause_after >= 0 else 0.0
+    return _LEAD_S + _TAIL_S + (sum(sentence.lengths) + pause) / syllables_per_second
 
 
 @njit(cache=True)
@@ -153,9 +231,10 @@ def synthesize_voice(
     *,
     speaker: SpeakerVoice,
     params: VoiceParams,
-    duration: float,
     sr: int,
     rng: np.random.Generator,
+    sentence: Sentence | None = None,
+    duration: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Synthesise one utterance of vowel-consonant syllables.
 
@@ -163,12 +242,16 @@ def synthesize_voice(
     ----------
     speaker : SpeakerVoice
     params : VoiceParams
-    duration : float
-        Seconds of audio, including short leading and trailing silence.
     sr : int
         Sample rate in Hz.
     rng : numpy.random.Generator
-        Every random choice (syllables, jitter, noise) comes from it.
+        Every random choice of the voice (jitter, shimmer, noise, drift) comes from it.
+    sentence : Sentence, optional
+        What is said. Without it, a random sentence that fills ``duration`` is drawn from ``rng``.
+    duration : float, optional
+        Seconds of audio, silences included. Without it, the sentence's own length at the
+        speaker's rate times ``params.rate_ratio``; with it, the syllables are stretched or
+        squeezed to fit. One of ``sentence`` and ``duration`` is needed.
 
     Returns
     -------
@@ -177,24 +260,25 @@ def synthesize_voice(
     f0 : ndarray, shape (S,), float64
         The f0 contour in Hz, 0 where unvoiced, for plots and tests.
     """
+    rate = speaker.rate * params.rate_ratio  # syllables per second
+    if sentence is None:
+        if duration is None:
+            raise ValueError("synthesize_voice needs a sentence, a duration, or both")
+        speech = max(duration - _LEAD_S - _TAIL_S, 0.3)
+        sentence = Sentence.random(rng, round(speech * rate / (1 + _PAUSE_SYLLABLES / 8)))
+    natural = sentence_duration(sentence, syllables_per_second=rate)
+    duration = natural if duration is None else float(duration)
     n_samples = int(round(duration * sr))
     t = np.arange(n_samples) / sr
 
-    # ---- syllable plan: onset consonant, vowel nucleus; a pause between two phrases --------
-    rate = speaker.rate * params.rate_ratio
-    lead, tail = 0.12, 0.15
-    speech_time = max(duration - lead - tail, 0.3)
-    n_syll = max(2, int(round(speech_time * rate)))
-    lengths = rng.uniform(0.75, 1.25, n_syll)
-    pause_after = int(rng.integers(1, n_syll)) if n_syll >= 4 else -1
-    pause_len = 0.6 / rate if pause_after >= 0 else 0.0
-    lengths *= (speech_time - pause_len) / lengths.sum()
-    starts = lead + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
-    if pause_after >= 0:
-        starts[pause_after + 1 :] += pause_len
-    vowels = rng.choice(list(VOWELS), size=n_syll)
-    stressed = rng.random(n_syll) < 0.4
-    stressed[int(rng.integers(0, n_syll))] = True  # every utterance carries at least one accent
+    # ---- syllable timing: the sentence's relative lengths, scaled to fit the duration ------
+    n_syll = sentence.n_syllables
+    stretch = max(duration - _LEAD_S - _TAIL_S, 0.1) / (natural - _LEAD_S - _TAIL_S)
+    lengths = np.array(sentence.lengths) / rate * stretch
+    pause_len = _PAUSE_SYLLABLES / rate * stretch if sentence.pause_after >= 0 else 0.0
+    starts = _LEAD_S + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+    if sentence.pause_after >= 0:
+        starts[sentence.pause_after + 1 :] += pause_len
 
     # ---- per-sample control tracks --------------------------------------------------------
     voicing = np.zeros(n_samples)
@@ -202,28 +286,26 @@ def synthesize_voice(
     envelope = np.zeros(n_samples)
     accents = np.zeros(n_samples)
     targets = np.empty((n_syll, 4))
-    neutral_vowel = np.array(VOWELS["er"])
     for s in range(n_syll):
         start, length = starts[s], lengths[s]
-        onset = length * rng.uniform(0.15, 0.3)  # consonant part of the syllable
+        onset = length * sentence.onsets[s]  # consonant part of the syllable
         in_syll = (t >= start) & (t < start + length)
         in_vowel = (t >= start + onset) & (t < start + length)
         rel = (t[in_syll] - start) / length
-        envelope[in_syll] = np.sin(np.pi * rel) ** 0.5 * (1.25 if stressed[s] else 1.0)
+        envelope[in_syll] = np.sin(np.pi * rel) ** 0.5 * (1.25 if sentence.stressed[s] else 1.0)
         voicing[in_vowel] = 1.0
-        if rng.random() < 0.6:  # a fricative or aspirated onset
-            frication[in_syll & ~in_vowel] = rng.uniform(0.2, 0.5)
-        if stressed[s]:
+        frication[in_syll & ~in_vowel] = sentence.frication[s]
+        if sentence.stressed[s]:
             centre = start + onset + 0.4 * (length - onset)
             width = max(params.accent_sharpness * length, 0.01)
             accents += np.exp(-0.5 * ((t - centre) / width) ** 2)
-        vowel = np.array(VOWELS[vowels[s]])
-        targets[s] = neutral_vowel + params.articulation * (vowel - neutral_vowel)  # undershoot
+        targets[s] = vowel_formants(  # eq. V4, with undershoot when articulation < 1
+            sentence.vowels[s],
+            formant_scale=speaker.formant_scale,
+            articulation=params.articulation,
+        )
     centres = starts + 0.6 * lengths
-    formants = (
-        np.stack([np.interp(t, centres, targets[:, k]) for k in range(4)], axis=1)
-        * speaker.formant_scale
-    )  # eq. V4
+    formants = np.stack([np.interp(t, centres, targets[:, k]) for k in range(4)], axis=1)
     formants[:, 3] = np.minimum(formants[:, 3], 0.45 * sr)  # stay below Nyquist
     bandwidths = np.broadcast_to(_BANDWIDTHS * speaker.formant_scale, formants.shape).copy()
     # voicing switches on and off over a few ms, not in one sample
@@ -255,7 +337,8 @@ def synthesize_voice(
     # ---- excitation through the vocal tract (eq. V3), then loudness (eq. V5) ----------------
     hiss = lfilter([1.0, -0.9], [1.0], rng.standard_normal(n_samples))  # high-pass noise
     excitation = voicing * source + frication * hiss
-    y = _formant_cascade(excitation, formants, bandwidths, float(sr)) * envelope
+    # loudness belongs to the source: the tract filter then smooths the syllable edges
+    y = _formant_cascade(excitation * envelope, formants, bandwidths, float(sr))
     active = envelope > 0.1
     rms = np.sqrt(np.mean(y[active] ** 2)) if active.any() else 1.0
     y *= 0.05 * 10.0 ** (params.level_db / 20.0) / max(rms, 1e-12)

@@ -56,3 +56,30 @@ def test_angry_is_louder_than_sad():
 def test_unknown_emotion_is_named():
     with pytest.raises(ValueError, match="unknown emotion 'bored'"):
         synthesize_utterance(emotion="bored")
+
+
+def test_v3_resonator_peaks_at_its_centre_frequency_with_unit_gain_at_zero_hz():
+    from ser.corpus.voice import _formant_cascade
+
+    sr, n = 16000, 8192
+    impulse = np.zeros(n)
+    impulse[0] = 1.0
+    for centre in (500.0, 1500.0, 3000.0):
+        freqs = np.full((n, 1), centre)
+        h = _formant_cascade(impulse, freqs, np.full((n, 1), 80.0), float(sr))
+        spectrum = np.abs(np.fft.rfft(h))
+        peak_hz = np.argmax(spectrum) * sr / n
+        assert peak_hz == pytest.approx(centre, abs=15.0)
+        assert spectrum[0] == pytest.approx(1.0, rel=1e-6)  # g = 1 - 2 r cos(theta) + r^2
+
+
+def test_v4_formant_targets_scale_with_the_tract_and_undershoot_towards_schwa():
+    from ser.corpus.voice import VOWELS, vowel_formants
+
+    np.testing.assert_allclose(vowel_formants("i"), VOWELS["i"])
+    np.testing.assert_allclose(
+        vowel_formants("i", formant_scale=1.15), 1.15 * np.array(VOWELS["i"])
+    )
+    np.testing.assert_allclose(vowel_formants("i", articulation=0.0), VOWELS["er"])
+    half = vowel_formants("a", articulation=0.5)
+    np.testing.assert_allclose(half, (np.array(VOWELS["a"]) + VOWELS["er"]) / 2)
