@@ -87,10 +87,26 @@ def _vary(params: VoiceParams, rng: np.random.Generator, spread: float) -> Voice
             changes[field.name] = value + rng.normal(0.0, 3.0 * spread * 2)  # dB, semitones
         else:
             changes[field.name] = value * float(np.exp(rng.normal(0.0, spread)))
-    changes["open_quotient"] = float(np.clip(changes["open_quotient"], 0.3, 0.9))
-    changes["tilt"] = float(np.clip(changes["tilt"], 0.0, 0.9))
-    changes["articulation"] = float(np.clip(changes["articulation"], 0.3, 1.0))
+    for name, (low, high) in _PLAUSIBLE.items():  # stacked spreads must stay speech-like
+        changes[name] = float(np.clip(changes[name], low, high))
     return dataclasses.replace(params, **changes)
+
+
+# The range each varied parameter is kept in; e.g. a rate ratio of 0.6 is already very slow.
+_PLAUSIBLE = {
+    "f0_ratio": (0.7, 1.8),
+    "f0_range": (0.5, 10.0),
+    "rate_ratio": (0.6, 1.6),
+    "level_db": (-15.0, 12.0),
+    "open_quotient": (0.3, 0.9),
+    "tilt": (0.0, 0.9),
+    "jitter": (0.0, 0.06),
+    "shimmer": (0.0, 0.2),
+    "breathiness": (0.0, 0.3),
+    "declination": (-4.0, 10.0),
+    "accent_sharpness": (0.08, 0.8),
+    "articulation": (0.3, 1.0),
+}
 
 
 def synthesize_utterance(
@@ -102,6 +118,7 @@ def synthesize_utterance(
     sentence: Sentence | None = None,
     sr: int = 16000,
     variation: float = 0.0,
+    params: VoiceParams | None = None,
     return_f0: bool = False,
 ):
     """One synthetic utterance of ``emotion`` spoken by ``speaker``.
@@ -124,6 +141,8 @@ def synthesize_utterance(
     variation : float
         Relative spread of the per-utterance random variation of every voice parameter
         (0 is the table's exact values), so that the emotions overlap as real ones do.
+    params : VoiceParams, optional
+        Use these instead of the table's row for ``emotion`` (a speaker's own style of it).
     return_f0 : bool
         Also return the f0 contour (Hz, 0 where unvoiced).
 
@@ -135,7 +154,7 @@ def synthesize_utterance(
     if emotion not in EMOTION_PARAMS:
         raise ValueError(f"unknown emotion {emotion!r}; choose one of {EMOTIONS}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    params = _vary(EMOTION_PARAMS[emotion], rng, variation)
+    params = _vary(EMOTION_PARAMS[emotion] if params is None else params, rng, variation)
     y, f0 = synthesize_voice(
         speaker=speaker or SpeakerVoice(),
         params=params,
@@ -178,12 +197,13 @@ def make_speakers(n: int, *, seed: int = 0) -> list[SyntheticSpeaker]:
     return speakers
 
 
-def _render(sr, *, emotion, speaker, sentence, seed, variation, snr_db):
+def _render(sr, *, emotion, speaker, style, sentence, seed, variation, snr_db):
     """Render one utterance of the corpus (kept at module level so it can be pickled)."""
     rng = np.random.default_rng(seed)
     y = synthesize_utterance(
         emotion=emotion,
         speaker=speaker,
+        params=style,
         sentence=sentence,
         seed=rng,
         duration=None,
@@ -206,6 +226,7 @@ def synthetic_corpus(
     n_sentences: int = 10,
     seed: int = 0,
     variation: float = 0.15,
+    speaker_style: float = 0.3,
     snr_db: float | None = None,
 ) -> Corpus:
     """The built-in synthetic corpus: every speaker says every sentence in every emotion.
@@ -226,6 +247,10 @@ def synthetic_corpus(
         same samples, whichever other utterances are rendered and in which order.
     variation : float
         Relative per-utterance spread of every voice parameter (``synthesize_utterance``).
+    speaker_style : float
+        Relative spread of each speaker's own way of expressing each emotion: the table's row
+        is perturbed once per (speaker, emotion), as real speakers differ in how they show
+        anger or joy. This is what a random (not speaker-independent) split leaks.
     snr_db : float, optional
         Add white noise at this signal-to-noise ratio (eq. SNR); None keeps the quiet room.
 
@@ -248,6 +273,8 @@ def synthetic_corpus(
     for i, speaker in enumerate(make_speakers(n_speakers, seed=seed)):
         for emotion in emotions:
             j = EMOTIONS.index(emotion)  # stable whichever subset of emotions is chosen
+            style_rng = np.random.default_rng([seed, i, j, 15485863])
+            style = _vary(EMOTION_PARAMS[emotion], style_rng, speaker_style)
             for u in range(n_utterances):
                 utt_seed = [seed, i, j, u]
                 k = u % n_sentences
@@ -271,6 +298,7 @@ def synthetic_corpus(
                             _render,
                             emotion=emotion,
                             speaker=speaker.voice,
+                            style=style,
                             sentence=sentences[k],
                             seed=utt_seed,
                             variation=variation,

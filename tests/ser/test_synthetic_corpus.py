@@ -120,3 +120,26 @@ def test_select_by_emotion_and_speaker():
     assert {(u.emotion, u.speaker) for u in chosen} == {("sad", "S01"), ("sad", "S03")}
     with pytest.raises(ValueError, match="unknown emotions"):
         corpus.select(emotions=["bored", "furious"])
+
+
+def test_every_voice_parameter_is_kept_in_a_plausible_range():
+    import dataclasses
+
+    from ser.corpus.synth import _PLAUSIBLE, EMOTION_PARAMS, _vary
+    from ser.corpus.voice import VoiceParams
+
+    assert set(_PLAUSIBLE) == {f.name for f in dataclasses.fields(VoiceParams)}
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # an absurd spread still gives speech-like parameters
+        p = _vary(EMOTION_PARAMS["sad"], rng, 2.0)
+        for name, (low, high) in _PLAUSIBLE.items():
+            assert low <= getattr(p, name) <= high, name
+
+
+def test_each_speaker_has_one_style_per_emotion_and_speakers_differ():
+    corpus = synthetic_corpus(n_speakers=2, n_utterances=2, emotions=("angry",))
+    styles = [u.render.keywords["style"] for u in corpus]
+    assert styles[0] == styles[1]  # S01's two angry utterances share S01's anger
+    assert styles[0] != styles[2]  # S02 is angry in its own way
+    flat = synthetic_corpus(n_speakers=2, n_utterances=1, emotions=("angry",), speaker_style=0.0)
+    assert flat[0].render.keywords["style"] == flat[1].render.keywords["style"]
