@@ -1,0 +1,79 @@
+"""Losses, each returning (mean loss, cache) and its gradient with respect to the input.
+
+Shape letters: N batch, K classes.
+
+Cross-entropy is computed from *logits* through log-softmax, never as log(softmax(z)), which
+underflows to log(0) = -inf for a confident wrong answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "log_softmax",
+    "softmax_cross_entropy_forward",
+    "softmax_cross_entropy_backward",
+    "sparse_softmax_cross_entropy_forward",
+    "sparse_softmax_cross_entropy_backward",
+    "mse_forward",
+    "mse_backward",
+]
+
+
+def log_softmax(z):
+    """log softmax(z)_k = z_k - max z - log sum_j exp(z_j - max z)."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax_cross_entropy_forward(logits, y_onehot):
+    """L = -(1/N) sum_n sum_k y[n, k] log softmax(z[n])_k   (eq. CE).
+
+    Parameters: logits (N, K); y_onehot (N, K), rows summing to 1 (soft labels allowed).
+    Returns: (L, cache (softmax(z), y, N)).
+    """
+    if logits.shape != y_onehot.shape:
+        raise ValueError(f"logits {logits.shape} and one-hot labels {y_onehot.shape} differ")
+    logp = log_softmax(logits)
+    loss = -np.sum(y_onehot * logp) / logits.shape[0]  # eq. CE
+    return float(loss), (np.exp(logp), y_onehot)
+
+
+def softmax_cross_entropy_backward(dloss, cache):
+    """dL/dz = (softmax(z) - y) / N, times the upstream scalar dloss (eq. CE-b)."""
+    p, y = cache
+    return dloss * (p - y) / p.shape[0]
+
+
+def sparse_softmax_cross_entropy_forward(logits, labels):
+    """As ``softmax_cross_entropy_forward`` with integer labels (N,) in 0 .. K-1."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
+        raise ValueError(f"expected integer labels shaped ({logits.shape[0]},), got {labels.shape}")
+    if labels.min() < 0 or labels.max() >= logits.shape[1]:
+        raise ValueError(f"labels must be in 0 .. {logits.shape[1] - 1}")
+    logp = log_softmax(logits)
+    loss = -np.mean(logp[np.arange(len(labels)), labels])
+    return float(loss), (np.exp(logp), labels)
+
+
+def sparse_softmax_cross_entropy_backward(dloss, cache):
+    """dL/dz = (softmax(z) - onehot(labels)) / N."""
+    p, labels = cache
+    d = p.copy()
+    d[np.arange(len(labels)), labels] -= 1.0
+    return dloss * d / p.shape[0]
+
+
+def mse_forward(pred, target):
+    """L = mean over every element of (pred - target)^2   (as Keras "mse")."""
+    if pred.shape != target.shape:
+        raise ValueError(f"predictions {pred.shape} and targets {target.shape} differ")
+    diff = pred - target
+    return float(np.mean(diff * diff)), diff
+
+
+def mse_backward(dloss, diff):
+    """dL/dpred = 2 (pred - target) / (number of elements)."""
+    return dloss * 2.0 * diff / diff.size

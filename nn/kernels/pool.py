@@ -1,0 +1,146 @@
+"""Numba twins of ``nn/functional/pool.py`` (C2, C3).
+
+See the reference for formulas, shapes and the tie rule (the first maximum in row-major order
+gets the gradient); only the loop order differs. Every ``prange`` iteration owns one batch
+element's slice of the output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from nn.functional.conv import pad_amounts
+
+__all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward"]
+
+
+def _geometry(x_shape, pool, strides, padding):
+    N, H, W, C = x_shape
+    PH, PW = pool
+    SH, SW = strides
+    pads = pad_amounts((H, W), pool, strides, padding)
+    H_out = (H + sum(pads[0]) - PH) // SH + 1
+    W_out = (W + sum(pads[1]) - PW) // SW + 1
+    if H_out < 1 or W_out < 1:
+        raise ValueError(f"pooling: a {PH}x{PW} window does not fit a {H}x{W} input")
+    return pads, H_out, W_out
+
+
+@njit(cache=True, parallel=True)
+def _max_forward(x, PH, PW, SH, SW, top, left, out, arg):
+    N, H, W, C = x.shape
+    _, H_out, W_out, _ = out.shape
+    for n in prange(N):
+        for i in range(H_out):
+            for j in range(W_out):
+                for c in range(C):
+                    best = -np.inf
+                    best_k = 0
+                    for p in range(PH):
+                        r = i * SH + p - top
+                        for q in range(PW):
+                            s = j * SW + q - left
+                            if 0 <= r < H and 0 <= s < W and x[n, r, s, c] > best:
+                                best = x[n, r, s, c]  # strict >: the first maximum wins
+                                best_k = p * PW + q
+                    out[n, i, j, c] = best  # eq. C2
+                    arg[n, i, j, c] = best_k
+
+
+@njit(cache=True, parallel=True)
+def _max_backward(dout, arg, PW, SH, SW, top, left, dx):
+    N, H_out, W_out, C = dout.shape
+    H, W = dx.shape[1], dx.shape[2]
+    for n in prange(N):
+        for i in range(H_out):
+            for j in range(W_out):
+                for c in range(C):
+                    k = arg[n, i, j, c]
+                    r = i * SH + k // PW - top
+                    s = j * SW + k % PW - left
+                    if 0 <= r < H and 0 <= s < W:
+                        dx[n, r, s, c] += dout[n, i, j, c]  # eq. C2-b
+
+
+@njit(cache=True, parallel=True)
+def _avg_forward(x, PH, PW, SH, SW, top, left, out, counts):
+    N, H, W, C = x.shape
+    _, H_out, W_out, _ = out.shape
+    for n in prange(N):
+        for i in range(H_out):
+            for j in range(W_out):
+                for c in range(C):
+                    total = 0.0
+                    for p in range(PH):
+                        r = i * SH + p - top
+                        for q in range(PW):
+                            s = j * SW + q - left
+                            if 0 <= r < H and 0 <= s < W:
+                                total += x[n, r, s, c]
+                    out[n, i, j, c] = total / counts[i, j]  # eq. C3
+
+
+@njit(cache=True, parallel=True)
+def _avg_backward(dout, PH, PW, SH, SW, top, left, counts, dx):
+    N, H_out, W_out, C = dout.shape
+    H, W = dx.shape[1], dx.shape[2]
+    for n in prange(N):
+        for i in range(H_out):
+            for j in range(W_out):
+                for c in range(C):
+                    share = dout[n, i, j, c] / counts[i, j]
+                    for p in range(PH):
+                        r = i * SH + p - top
+                        for q in range(PW):
+                            s = j * SW + q - left
+                            if 0 <= r < H and 0 <= s < W:
+                                dx[n, r, s, c] += share  # eq. C3-b
+
+
+def _counts(shape_hw, pool, strides, pads, H_out, W_out):
+    """Real (unpadded) inputs in each window, as the reference computes them."""
+    ones = np.pad(np.ones(shape_hw), (pads[0], pads[1]))
+    counts = np.zeros((H_out, W_out))
+    for p in range(pool[0]):
+        for q in range(pool[1]):
+            counts += ones[
+                p : p + strides[0] * H_out : strides[0], q : q + strides[1] * W_out : strides[1]
+            ]
+    return counts
+
+
+def maxpool2d_forward(x, *, pool_size=(2, 2), strides=None, padding="valid"):
+    """Same contract as ``nn.functional.pool.maxpool2d_forward``."""
+    strides = tuple(strides or pool_size)
+    pads, H_out, W_out = _geometry(x.shape, pool_size, strides, padding)
+    out = np.empty((x.shape[0], H_out, W_out, x.shape[3]), dtype=x.dtype)
+    arg = np.empty(out.shape, dtype=np.int64)
+    _max_forward(np.ascontiguousarray(x), *pool_size, *strides, pads[0][0], pads[1][0], out, arg)
+    return out, (x.shape, arg, tuple(pool_size), strides, pads)
+
+
+def maxpool2d_backward(dout, cache):
+    """Same contract as ``nn.functional.pool.maxpool2d_backward``."""
+    x_shape, arg, (PH, PW), (SH, SW), pads = cache
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    _max_backward(np.ascontiguousarray(dout), arg, PW, SH, SW, pads[0][0], pads[1][0], dx)
+    return dx
+
+
+def avgpool2d_forward(x, *, pool_size=(2, 2), strides=None, padding="valid"):
+    """Same contract as ``nn.functional.pool.avgpool2d_forward``."""
+    strides = tuple(strides or pool_size)
+    pads, H_out, W_out = _geometry(x.shape, pool_size, strides, padding)
+    counts = _counts(x.shape[1:3], pool_size, strides, pads, H_out, W_out)
+    out = np.empty((x.shape[0], H_out, W_out, x.shape[3]), dtype=x.dtype)
+    _avg_forward(np.ascontiguousarray(x), *pool_size, *strides, pads[0][0], pads[1][0], out, counts)
+    return out, (x.shape, counts, tuple(pool_size), strides, pads)
+
+
+def avgpool2d_backward(dout, cache):
+    """Same contract as ``nn.functional.pool.avgpool2d_backward``."""
+    x_shape, counts, (PH, PW), (SH, SW), pads = cache
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    _avg_backward(np.ascontiguousarray(dout), PH, PW, SH, SW, pads[0][0], pads[1][0], counts, dx)
+    return dx

@@ -1,0 +1,81 @@
+"""Every Numba twin equals its NumPy reference in float64: forward and every backward output."""
+
+import numpy as np
+import pytest
+
+from nn.functional import conv as ref_conv
+from nn.functional import pool as ref_pool
+from nn.kernels import conv as fast_conv
+from nn.kernels import pool as fast_pool
+
+pytestmark = [pytest.mark.kernels, pytest.mark.ch02_cnn]
+
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def same(got, want):
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize(
+    "N, H, W, C, KH, KW, F, strides, padding",
+    [(1, 3, 3, 1, 3, 3, 1, (1, 1), "valid"), (2, 7, 6, 3, 3, 3, 4, (1, 1), "same"),
+     (3, 8, 5, 2, 2, 3, 5, (2, 1), "valid"), (2, 9, 9, 2, 3, 3, 3, (2, 2), "same")],
+)  # fmt: skip
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_twin(rng, N, H, W, C, KH, KW, F, strides, padding, bias):
+    x, K = rng.standard_normal((N, H, W, C)), rng.standard_normal((KH, KW, C, F))
+    b = rng.standard_normal(F) if bias else None
+    want, cache_r = ref_conv.conv2d_forward(x, K, b, strides=strides, padding=padding)
+    got, cache_k = fast_conv.conv2d_forward(x, K, b, strides=strides, padding=padding)
+    same(got, want)
+    dout = rng.standard_normal(want.shape)
+    for g, w in zip(
+        fast_conv.conv2d_backward(dout, cache_k),
+        ref_conv.conv2d_backward(dout, cache_r),
+        strict=True,
+    ):
+        if w is None:
+            assert g is None
+        else:
+            same(g, w)
+
+
+POOLS = [((2, 4, 4, 3), (2, 2), None, "valid"), ((1, 7, 5, 2), (3, 2), (2, 1), "valid"),
+         ((2, 5, 5, 1), (2, 2), None, "same"), ((1, 6, 7, 2), (3, 3), (2, 2), "same")]  # fmt: skip
+
+
+@pytest.mark.parametrize("shape, pool, strides, padding", POOLS)
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool_twins(rng, shape, pool, strides, padding, kind):
+    x = rng.standard_normal(shape)
+    x[0, 0, :2, 0] = 1.5  # a tie: both must give the gradient to the same (first) element
+    kwargs = dict(pool_size=pool, strides=strides, padding=padding)
+    fw_r, bw_r = (
+        getattr(ref_pool, f"{kind}pool2d_forward"),
+        getattr(ref_pool, f"{kind}pool2d_backward"),
+    )
+    fw_k, bw_k = (
+        getattr(fast_pool, f"{kind}pool2d_forward"),
+        getattr(fast_pool, f"{kind}pool2d_backward"),
+    )
+    want, cache_r = fw_r(x, **kwargs)
+    got, cache_k = fw_k(x, **kwargs)
+    same(got, want)
+    dout = rng.standard_normal(want.shape)
+    same(bw_k(dout, cache_k), bw_r(dout, cache_r))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_keep_the_dtype_of_their_inputs(rng, dtype):
+    x = rng.standard_normal((2, 6, 5, 2)).astype(dtype)
+    K, b = rng.standard_normal((3, 3, 2, 4)).astype(dtype), np.zeros(4, dtype)
+    out, cache = fast_conv.conv2d_forward(x, K, b, padding="same")
+    assert out.dtype == dtype
+    dx, dK, db = fast_conv.conv2d_backward(np.ones_like(out), cache)
+    assert dx.dtype == dK.dtype == db.dtype == dtype
+    pooled, pcache = fast_pool.maxpool2d_forward(out)
+    assert pooled.dtype == dtype and fast_pool.maxpool2d_backward(pooled, pcache).dtype == dtype
+    ref32, _ = ref_conv.conv2d_forward(x, K, b, padding="same")
+    np.testing.assert_allclose(out, ref32, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-5)
