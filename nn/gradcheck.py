@@ -32,10 +32,13 @@ def numerical_grad(f, x: np.ndarray, dout, h: float = 1e-6) -> np.ndarray:
 
         g[i] = (sum(f(x + h e_i) * dout) - sum(f(x - h e_i) * dout)) / (2 h)
 
-    ``x`` is perturbed in place and restored after each element, so ``f`` must read its
-    argument afresh (``lambda v: op(v, W)``, not a closure over a copy). ``dout`` should be a
-    random upstream gradient, never all ones, so that every output element is weighted
-    differently. Error O(h^2).
+    The two outputs are subtracted element by element before the weighted sum (the same
+    value in exact arithmetic): outputs that x[i] does not affect then cancel exactly, and the
+    rounding error no longer grows with the size of the output. ``x`` is perturbed in place
+    and restored after each element, so ``f`` must read its argument afresh
+    (``lambda v: op(v, W)``, not a closure over a copy). ``dout`` should be a random upstream
+    gradient, never all ones, so that every output element is weighted differently.
+    Error O(h^2).
 
     Raises
     ------
@@ -48,11 +51,13 @@ def numerical_grad(f, x: np.ndarray, dout, h: float = 1e-6) -> np.ndarray:
     for ix in np.ndindex(x.shape):
         old = x[ix]
         x[ix] = old + h
-        plus = np.sum(_float64(f(x)) * dout)
+        plus = np.array(_float64(f(x)), copy=True)  # copies: f may return a view of x
         x[ix] = old - h
-        minus = np.sum(_float64(f(x)) * dout)
+        minus = np.array(_float64(f(x)), copy=True)
         x[ix] = old
-        grad[ix] = (plus - minus) / (2.0 * h)  # eq. G-1
+        # the same formula, differenced element-wise before the sum: outputs that x[ix] does
+        # not touch cancel exactly, instead of adding their rounding error to the difference
+        grad[ix] = np.sum((plus - minus) * dout) / (2.0 * h)  # eq. G-1
     return grad
 
 

@@ -8,10 +8,20 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "relu_forward", "relu_backward", "tanh_forward", "tanh_backward",
-    "sigmoid", "sigmoid_forward", "sigmoid_backward", "softmax", "softmax_forward",
-    "softmax_backward", "linear_forward", "linear_backward", "ACTIVATIONS",
-]  # fmt: skip
+    "relu_forward",
+    "relu_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "sigmoid",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "softmax",
+    "softmax_forward",
+    "softmax_backward",
+    "linear_forward",
+    "linear_backward",
+    "ACTIVATIONS",
+]
 
 
 def relu_forward(x):

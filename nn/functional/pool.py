@@ -49,7 +49,6 @@ def maxpool2d_forward(x, *, pool_size=(2, 2), strides=None, padding="valid"):
     xp, pads, H_out, W_out = _windows(x, pool_size, strides, padding, -np.inf)
     PH, PW = pool_size
     SH, SW = strides
-    N, C = x.shape[0], x.shape[3]
     # gather the PH*PW candidates of every window: (N, H_out, W_out, C, PH*PW)
     stack = np.stack(
         [

@@ -58,8 +58,12 @@ def test_conv2d(rng, N, H, W, C, KH, KW, F, strides, padding):
     x = rng.standard_normal((N, H, W, C))
     K, b = rng.standard_normal((KH, KW, C, F)), rng.standard_normal(F)
     out, cache = conv2d_forward(x, K, b, strides=strides, padding=padding)
-    assert out.shape == (N, conv_output_size(H, KH, strides[0], padding),
-                         conv_output_size(W, KW, strides[1], padding), F)  # fmt: skip
+    assert out.shape == (
+        N,
+        conv_output_size(H, KH, strides[0], padding),
+        conv_output_size(W, KW, strides[1], padding),
+        F,
+    )
     dout = rng.standard_normal(out.shape)
     dx, dK, db = conv2d_backward(dout, cache)
 
@@ -86,8 +90,10 @@ def test_conv2d_is_the_formula_c1_as_loops(rng):
                 for f in range(2):
                     want[n, i, j, f] = b[f] + sum(
                         x[n, i + p, j + q, c] * K[p, q, c, f]
-                        for p in range(3) for q in range(2) for c in range(3)
-                    )  # fmt: skip
+                        for p in range(3)
+                        for q in range(2)
+                        for c in range(3)
+                    )
     np.testing.assert_allclose(out, want, atol=1e-12)
 
 
@@ -112,8 +118,12 @@ def test_same_padding_matches_keras_rule():
     assert conv_output_size(7, 2, 2, "same") == 4 and conv_output_size(7, 2, 2, "valid") == 3
 
 
-POOL_CASES = [((2, 4, 4, 2), (2, 2), None, "valid"), ((1, 5, 7, 3), (2, 3), (1, 2), "valid"),
-              ((2, 5, 5, 1), (2, 2), None, "same"), ((1, 6, 4, 2), (3, 3), (2, 1), "same")]  # fmt: skip
+POOL_CASES = [
+    ((2, 4, 4, 2), (2, 2), None, "valid"),
+    ((1, 5, 7, 3), (2, 3), (1, 2), "valid"),
+    ((2, 5, 5, 1), (2, 2), None, "same"),
+    ((1, 6, 4, 2), (3, 3), (2, 1), "same"),
+]
 
 
 @pytest.mark.ch02_cnn

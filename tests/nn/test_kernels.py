@@ -20,9 +20,13 @@ def same(got, want):
 
 @pytest.mark.parametrize(
     "N, H, W, C, KH, KW, F, strides, padding",
-    [(1, 3, 3, 1, 3, 3, 1, (1, 1), "valid"), (2, 7, 6, 3, 3, 3, 4, (1, 1), "same"),
-     (3, 8, 5, 2, 2, 3, 5, (2, 1), "valid"), (2, 9, 9, 2, 3, 3, 3, (2, 2), "same")],
-)  # fmt: skip
+    [
+        (1, 3, 3, 1, 3, 3, 1, (1, 1), "valid"),
+        (2, 7, 6, 3, 3, 3, 4, (1, 1), "same"),
+        (3, 8, 5, 2, 2, 3, 5, (2, 1), "valid"),
+        (2, 9, 9, 2, 3, 3, 3, (2, 2), "same"),
+    ],
+)
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv2d_twin(rng, N, H, W, C, KH, KW, F, strides, padding, bias):
     x, K = rng.standard_normal((N, H, W, C)), rng.standard_normal((KH, KW, C, F))
@@ -42,8 +46,12 @@ def test_conv2d_twin(rng, N, H, W, C, KH, KW, F, strides, padding, bias):
             same(g, w)
 
 
-POOLS = [((2, 4, 4, 3), (2, 2), None, "valid"), ((1, 7, 5, 2), (3, 2), (2, 1), "valid"),
-         ((2, 5, 5, 1), (2, 2), None, "same"), ((1, 6, 7, 2), (3, 3), (2, 2), "same")]  # fmt: skip
+POOLS = [
+    ((2, 4, 4, 3), (2, 2), None, "valid"),
+    ((1, 7, 5, 2), (3, 2), (2, 1), "valid"),
+    ((2, 5, 5, 1), (2, 2), None, "same"),
+    ((1, 6, 7, 2), (3, 3), (2, 2), "same"),
+]
 
 
 @pytest.mark.parametrize("shape, pool, strides, padding", POOLS)

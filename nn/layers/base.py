@@ -1,0 +1,146 @@
+"""The base of every layer: parameters, gradients, the last cache, one backward per forward.
+
+A layer holds ``params`` and ``grads`` dicts (Keras weight names: ``kernel``, ``bias``), reads
+its weights from ``params`` on every call (so replacing an array takes effect), and *adds* its
+gradients into ``grads`` (the optimizer's step and ``zero_grad`` reset them). After a backward
+the cache is cleared, so a second backward without a new forward raises.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nn import initializers, regularizers
+from nn.functional.activations import ACTIVATIONS
+
+__all__ = ["Layer"]
+
+
+class Layer:
+    """Base class. Subclasses implement ``_build``, ``_output_shape``, ``_forward`` and
+    ``_backward``; the activation, the shape checks and the bookkeeping live here."""
+
+    kind = "layer"  # the Keras-style base name: "dense", "conv2d", ...
+
+    def __init__(self, *, activation=None, input_shape=None, name=None, dtype=None):
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {activation!r}; choose one of "
+                f"{sorted(a for a in ACTIVATIONS if a)}"
+            )
+        self.activation = activation
+        self.input_shape = None if input_shape is None else tuple(int(d) for d in input_shape)
+        self.name = name
+        self.dtype = np.dtype(dtype) if dtype is not None else None
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.regularizers: dict[str, object] = {}
+        self.output_shape = None
+        self.built = False
+        self._cache = None
+        self._act_cache = None
+        self.preactivation = None
+
+    # ---- building ---------------------------------------------------------------------
+    def build(self, input_shape, rng: np.random.Generator, dtype="float32"):
+        """Create the parameters for inputs of shape (None,) + input_shape."""
+        self.dtype = np.dtype(self.dtype or dtype)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.output_shape = self._output_shape(self.input_shape)
+        self._build(self.input_shape, rng)
+        self.zero_grad()
+        self.built = True
+        return self
+
+    def _build(self, input_shape, rng):
+        pass
+
+    def _init(self, initializer, shape, rng):
+        return initializers.get(initializer)(shape, rng, dtype=self.dtype)
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def zero_grad(self):
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def astype(self, dtype):
+        """Cast parameters (and gradients) to ``dtype``: float64 for gradient checks."""
+        self.dtype = np.dtype(dtype)
+        self.params = {k: v.astype(dtype) for k, v in self.params.items()}
+        self.zero_grad()
+        return self
+
+    # ---- forward and backward -----------------------------------------------------------
+    def _check_input(self, x):
+        if not self.built:
+            raise RuntimeError(
+                f"layer {self.name!r} is not built; add it to a model with an input_shape"
+            )
+        if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
+            expected = "(None, " + ", ".join(map(str, self.input_shape)) + ")"
+            raise ValueError(
+                f"layer {self.name!r} ({type(self).__name__}) expects inputs shaped {expected}, "
+                f"received {tuple(x.shape)}"
+            )
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The layer's output for a batch x shaped (N,) + input_shape."""
+        self._check_input(x)
+        z, self._cache = self._forward(x, training)
+        forward, _ = ACTIVATIONS[self.activation]
+        out, self._act_cache = forward(z)
+        self.preactivation = z if self.activation is not None else None
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dL/dx from dL/d(output); adds the parameter gradients into ``grads``."""
+        self._require_cache()
+        _, backward = ACTIVATIONS[self.activation]
+        return self.backward_preactivation(backward(dout, self._act_cache))
+
+    def backward_preactivation(self, dz: np.ndarray) -> np.ndarray:
+        """As ``backward``, starting from dL/d(pre-activation): the fused softmax
+        cross-entropy of ``Sequential`` gives (softmax(z) - y) / N here directly."""
+        self._require_cache()
+        dx, dparams = self._backward(dz, self._cache)
+        for name, g in dparams.items():
+            self.grads[name] += g
+        self._clear_cache()
+        return dx
+
+    def _require_cache(self):
+        if self._cache is None:
+            raise RuntimeError(
+                f"layer {self.name!r}: backward without a forward (one backward per forward)"
+            )
+
+    def _clear_cache(self):
+        self._cache = self._act_cache = self.preactivation = None
+
+    # ---- regularisation ------------------------------------------------------------------
+    def regularization_loss(self) -> float:
+        return float(sum(r(self.params[k]) for k, r in self.regularizers.items() if r))
+
+    def add_regularization_grads(self):
+        for k, r in self.regularizers.items():
+            if r:
+                self.grads[k] += r.gradient(self.params[k]).astype(self.grads[k].dtype)
+
+    # ---- description -----------------------------------------------------------------------
+    def get_config(self) -> dict:
+        config = {"name": self.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r}, output_shape={self.output_shape})"
+
+
+class _NoCache:
+    """A non-None placeholder cache for layers whose backward needs nothing."""
+
+
+NO_CACHE = _NoCache()
+_ = regularizers  # re-exported for subclasses

@@ -1,0 +1,79 @@
+"""Flatten, Dropout and Activation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nn.functional.dropout import dropout_backward, dropout_forward
+from nn.layers.base import NO_CACHE, Layer
+
+__all__ = ["Flatten", "Dropout", "Activation"]
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1 d2 ...), in C order (channels last stay innermost, as Keras)."""
+
+    kind = "flatten"
+
+    def _output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def _forward(self, x, training):
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def _backward(self, dz, shape):
+        return dz.reshape(shape), {}
+
+
+class Dropout(Layer):
+    """Inverted dropout (eq. DO) in training; the identity at inference.
+
+    The mask comes from the generator the model gives the layer (``Sequential(seed=...)``),
+    so training is reproducible.
+    """
+
+    kind = "dropout"
+
+    def __init__(self, rate, *, input_shape=None, name=None, dtype=None):
+        super().__init__(input_shape=input_shape, name=name, dtype=dtype)
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.rng = np.random.default_rng(0)
+
+    def _output_shape(self, input_shape):
+        return input_shape
+
+    def _build(self, input_shape, rng):
+        self.rng = np.random.default_rng(rng.integers(2**63))
+
+    def _forward(self, x, training):
+        y, mask = dropout_forward(x, rate=self.rate, rng=self.rng, training=training)
+        return y, (mask if mask is not None else NO_CACHE)
+
+    def _backward(self, dz, mask):
+        return dropout_backward(dz, None if mask is NO_CACHE else mask), {}
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+class Activation(Layer):
+    """An activation on its own: relu, tanh, sigmoid, softmax or linear."""
+
+    kind = "activation"
+
+    def __init__(self, activation, *, input_shape=None, name=None, dtype=None):
+        super().__init__(activation=activation, input_shape=input_shape, name=name, dtype=dtype)
+
+    def _output_shape(self, input_shape):
+        return input_shape
+
+    def _forward(self, x, training):
+        return x, NO_CACHE
+
+    def _backward(self, dz, cache):
+        return dz, {}
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation}

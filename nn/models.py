@@ -1,0 +1,453 @@
+"""Sequential: a Keras-like model, so the source document's §5.2 code runs as written (P2).
+
+    model = Sequential()
+    model.add(Conv2D(32, (3, 3), activation='relu', input_shape=(128, 13, 1)))
+    ...
+    model.compile(optimizer=Adam(), loss='categorical_crossentropy', metrics=['accuracy'])
+    model.fit(x, y, epochs=10, batch_size=32, validation_data=(x_val, y_val))
+    loss, acc = model.evaluate(x_test, y_test)
+
+Training is deterministic from ``Sequential(seed=...)``: weights, shuffling and dropout masks
+all come from it. With a softmax output and a cross-entropy loss the two are fused: the loss is
+computed from the logits through log-softmax, and the gradient (softmax(z) - y) / N enters the
+last layer directly (docs/training.md).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from nn import optimizers
+from nn.functional import losses as L
+from nn.layers.base import Layer
+
+__all__ = ["Sequential", "History", "load_model"]
+
+_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "mse")
+
+
+class History:
+    """What ``fit`` returns: ``history`` maps "loss", "accuracy", "val_loss", ... to lists."""
+
+    def __init__(self):
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def append(self, epoch: int, logs: dict[str, float]):
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+
+
+class Sequential:
+    """A stack of layers trained end to end.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+    seed : int
+        Weights, shuffling and dropout all follow from it (Keras would need
+        ``keras.utils.set_random_seed``; here the default is already reproducible).
+    dtype : str
+        "float32" for training speed (the default), "float64" for gradient checks.
+    name : str
+    """
+
+    def __init__(self, layers=None, *, seed: int = 0, dtype="float32", name="sequential"):
+        self.layers: list[Layer] = []
+        self.seed = int(seed)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self.rng = np.random.default_rng(self.seed)
+        self.optimizer = None
+        self.loss = None
+        self.metrics: list[str] = []
+        self.metadata: dict = {}
+        self.stop_training = False
+        self._counts: dict[str, int] = {}
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- building ------------------------------------------------------------------------
+    def add(self, layer: Layer):
+        """Append a layer; it is built now if the shapes before it are known (as Keras)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a layer, got {type(layer).__name__}")
+        if layer.name is None:
+            n = self._counts.get(layer.kind, 0)
+            self._counts[layer.kind] = n + 1
+            layer.name = layer.kind if n == 0 else f"{layer.kind}_{n}"
+        if any(other.name == layer.name for other in self.layers):
+            raise ValueError(f"a layer named {layer.name!r} is already in the model")
+        self.layers.append(layer)
+        if len(self.layers) == 1:
+            if layer.input_shape is not None:
+                self._build_from(0, layer.input_shape)
+        elif self.layers[-2].built:
+            self._build_from(len(self.layers) - 1, self.layers[-2].output_shape)
+
+    def _build_from(self, start: int, input_shape):
+        shape = tuple(input_shape)
+        for i in range(start, len(self.layers)):
+            layer = self.layers[i]
+            if not layer.built:
+                layer_rng = np.random.default_rng([self.seed, i])  # layer i: its own stream
+                layer.build(shape, layer_rng, dtype=self.dtype)
+            shape = layer.output_shape
+
+    def build(self, input_shape):
+        """Build every layer for inputs shaped (None,) + input_shape."""
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        self._build_from(0, input_shape)
+
+    @property
+    def built(self) -> bool:
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    @property
+    def input_shape(self):
+        return (None, *self.layers[0].input_shape) if self.built else None
+
+    @property
+    def output_shape(self):
+        return (None, *self.layers[-1].output_shape) if self.built else None
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    # ---- compile -------------------------------------------------------------------------
+    def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=None):
+        """Choose the optimizer (object or "adam" / "sgd"), the loss and the metrics."""
+        if loss not in _LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {_LOSSES}")
+        metrics = list(metrics or [])
+        for m in metrics:
+            if m not in ("accuracy", "acc"):
+                raise ValueError(f"unknown metric {m!r}; 'accuracy' is supported")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        self.metrics = ["accuracy" for _ in metrics]
+
+    # ---- the passes ------------------------------------------------------------------------
+    def _prepare(self, x, what="x"):
+        x = np.asarray(x)
+        if not self.built:
+            self.build(x.shape[1:])
+        expected = self.layers[0].input_shape
+        if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"model {self.name!r} expects {what} shaped "
+                f"(None, {', '.join(map(str, expected))}), received {x.shape}"
+            )
+        return x.astype(self.dtype, copy=False)
+
+    def forward(self, x, training=False):
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _fused(self) -> bool:
+        return self.layers[-1].activation == "softmax" and self.loss != "mse"
+
+    def _loss_and_grad(self, out, y):
+        """(loss, gradient with respect to the last layer's output or pre-activation)."""
+        if self._fused():
+            z = self.layers[-1].preactivation
+            if self.loss == "categorical_crossentropy":
+                loss, cache = L.softmax_cross_entropy_forward(z, y)
+                return loss, L.softmax_cross_entropy_backward(1.0, cache)
+            loss, cache = L.sparse_softmax_cross_entropy_forward(z, y)
+            return loss, L.sparse_softmax_cross_entropy_backward(1.0, cache)
+        if self.loss == "mse":
+            loss, cache = L.mse_forward(out, y)
+            return loss, L.mse_backward(1.0, cache)
+        # cross-entropy on an output that is not a softmax: treat the output as logits
+        if self.loss == "categorical_crossentropy":
+            loss, cache = L.softmax_cross_entropy_forward(out, y)
+            return loss, L.softmax_cross_entropy_backward(1.0, cache)
+        loss, cache = L.sparse_softmax_cross_entropy_forward(out, y)
+        return loss, L.sparse_softmax_cross_entropy_backward(1.0, cache)
+
+    def backward(self, dout, *, from_preactivation=False):
+        last = self.layers[-1]
+        d = last.backward_preactivation(dout) if from_preactivation else last.backward(dout)
+        for layer in reversed(self.layers[:-1]):
+            d = layer.backward(d)
+        return d
+
+    def train_on_batch(self, x, y) -> tuple[float, np.ndarray]:
+        """One optimizer step; returns (loss including penalties, the batch's outputs)."""
+        out = self.forward(x, training=True)
+        loss, grad = self._loss_and_grad(out, y)
+        self.backward(grad.astype(self.dtype, copy=False), from_preactivation=self._fused())
+        penalty = 0.0
+        for layer in self.layers:
+            penalty += layer.regularization_loss()
+            layer.add_regularization_grads()
+        self.optimizer.apply(
+            (layer.params[k], layer.grads[k]) for layer in self.layers for k in layer.params
+        )
+        for layer in self.layers:
+            layer.zero_grad()
+        return loss + penalty, out
+
+    def _targets(self, y, n):
+        y = np.asarray(y)
+        if y.shape[0] != n:
+            raise ValueError(f"got {n} inputs but {y.shape[0]} targets")
+        k = self.layers[-1].output_shape[-1]
+        if self.loss == "sparse_categorical_crossentropy":
+            if y.ndim != 1:
+                raise ValueError(
+                    f"sparse_categorical_crossentropy needs integer labels (N,), got {y.shape}"
+                )
+            return y.astype(np.int64)
+        if y.shape[1:] != (k,):
+            raise ValueError(f"{self.loss} needs targets shaped (N, {k}), got {y.shape}")
+        return y.astype(self.dtype)
+
+    def _correct(self, out, y) -> int:
+        truth = y if y.ndim == 1 else y.argmax(axis=1)
+        return int(np.sum(out.argmax(axis=1) == truth))
+
+    def _require_compiled(self):
+        if self.loss is None:
+            raise RuntimeError("compile() the model first: it needs an optimizer and a loss")
+
+    # ---- fit / evaluate / predict ------------------------------------------------------------
+    def fit(
+        self,
+        x,
+        y,
+        *,
+        epochs=1,
+        batch_size=32,
+        validation_data=None,
+        validation_split=0.0,
+        shuffle=True,
+        callbacks=None,
+        verbose="auto",
+    ) -> History:
+        """Train for ``epochs`` passes over (x, y).
+
+        Parameters
+        ----------
+        x : ndarray (N, ...), or a callable ``x(epoch, rng) -> ndarray (N, ...)`` that returns
+            fresh inputs every epoch (random crops, the document's Q3 augmentation).
+        y : ndarray, one-hot (N, K) or integer labels (N,) as the loss needs
+        epochs, batch_size : int
+        validation_data : (x_val, y_val), optional
+            Scored after every epoch ("val_loss", "val_accuracy"); callbacks watch these.
+        validation_split : float
+            Hold out the last fraction of (x, y) for validation instead (as Keras; only with
+            an array x, and only without validation_data).
+        shuffle : bool
+            Reshuffle every epoch, from the model's seed.
+        callbacks : list of nn.callbacks objects
+        verbose : 0 silent, 1 progress bar (one line per epoch when not on a terminal),
+            2 one line per epoch, "auto" = 1.
+
+        Returns
+        -------
+        History
+        """
+        self._require_compiled()
+        sampler = x if callable(x) else None
+        x0 = sampler(0, self.rng) if sampler else x
+        x0 = self._prepare(x0)
+        y = self._targets(y, x0.shape[0])
+        if validation_split and validation_data is None:
+            if sampler:
+                raise ValueError("validation_split needs an array x; pass validation_data instead")
+            if not 0.0 < validation_split < 1.0:
+                raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+            cut = int(round(x0.shape[0] * (1.0 - validation_split)))
+            validation_data = (x0[cut:], y[cut:])
+            x0, y = x0[:cut], y[:cut]
+        if validation_data is not None:
+            vx = self._prepare(validation_data[0], "validation inputs")
+            vy = self._targets(validation_data[1], vx.shape[0])
+        history = History()
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            cb.set_model(self)
+            cb.on_train_begin()
+        verbose = 1 if verbose == "auto" else int(verbose)
+        self.stop_training = False
+        n = x0.shape[0]
+        steps = -(-n // batch_size)
+        for epoch in range(epochs):
+            xe = x0 if epoch == 0 or sampler is None else self._prepare(sampler(epoch, self.rng))
+            order = self.rng.permutation(n) if shuffle else np.arange(n)
+            bar = _Progress(epoch, epochs, steps, verbose)
+            total_loss, correct = 0.0, 0
+            for step in range(steps):
+                idx = order[step * batch_size : (step + 1) * batch_size]
+                loss, out = self.train_on_batch(xe[idx], y[idx])
+                total_loss += loss * len(idx)
+                correct += self._correct(out, y[idx])
+                seen = min((step + 1) * batch_size, n)
+                bar.update(step + 1, self._logs(total_loss / seen, correct / seen))
+            logs = self._logs(total_loss / n, correct / n)
+            if validation_data is not None:
+                val = self.evaluate(vx, vy, batch_size=batch_size, verbose=0)
+                val = val if isinstance(val, list) else [val]
+                logs["val_loss"] = val[0]
+                if self.metrics:
+                    logs["val_accuracy"] = val[1]
+            bar.finish(logs)
+            history.append(epoch, logs)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end()
+        return history
+
+    def _logs(self, loss, accuracy):
+        logs = {"loss": float(loss)}
+        if self.metrics:
+            logs["accuracy"] = float(accuracy)
+        return logs
+
+    def evaluate(self, x, y, *, batch_size=32, verbose=0):
+        """Mean loss (and accuracy) on (x, y), without training; a list when metrics are set."""
+        self._require_compiled()
+        x = self._prepare(x)
+        y = self._targets(y, x.shape[0])
+        total, correct = 0.0, 0
+        for start in range(0, x.shape[0], batch_size):
+            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+            out = self.forward(xb, training=False)
+            loss, _ = self._loss_and_grad(out, yb)
+            for layer in self.layers:
+                layer._clear_cache()
+            total += loss * len(xb)
+            correct += self._correct(out, yb)
+        penalty = sum(layer.regularization_loss() for layer in self.layers)
+        loss = total / x.shape[0] + penalty
+        result = [float(loss), correct / x.shape[0]] if self.metrics else float(loss)
+        if verbose:
+            print(
+                " - ".join(
+                    f"{k}: {v:.4f}"
+                    for k, v in zip(["loss", "accuracy"], np.atleast_1d(result), strict=False)
+                )
+            )
+        return result
+
+    def predict(self, x, *, batch_size=32, verbose=0) -> np.ndarray:
+        """The model's outputs (class probabilities for a softmax model), batch by batch."""
+        x = self._prepare(x)
+        outs = []
+        for start in range(0, x.shape[0], batch_size):
+            outs.append(self.forward(x[start : start + batch_size], training=False))
+            for layer in self.layers:
+                layer._clear_cache()
+        return np.concatenate(outs, axis=0)
+
+    # ---- description ---------------------------------------------------------------------------
+    def summary(self, print_fn=print) -> str:
+        """The layer table as Keras prints it: name (type), output shape, parameter count."""
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str((None, *layer.output_shape)) if layer.built else "?",
+                f"{layer.count_params():,}" if layer.built else "?",
+            )
+            for layer in self.layers
+        ]
+        widths = [max(28, *(len(r[0]) + 2 for r in rows)), 26, 12]
+        line = "─" * sum(widths)
+        head = (
+            "Layer (type)".ljust(widths[0])
+            + "Output Shape".ljust(widths[1])
+            + "Param #".rjust(widths[2])
+        )
+        body = [r[0].ljust(widths[0]) + r[1].ljust(widths[1]) + r[2].rjust(widths[2]) for r in rows]
+        total = self.count_params() if self.built else 0
+        nbytes = sum(p.nbytes for layer in self.layers for p in layer.params.values())
+        text = "\n".join(
+            [
+                f'Model: "{self.name}"',
+                line,
+                head,
+                line,
+                *body,
+                line,
+                f" Total params: {total:,} ({nbytes / 1024:.2f} KB)",
+                f" Trainable params: {total:,} ({nbytes / 1024:.2f} KB)",
+                " Non-trainable params: 0 (0.00 B)",
+            ]
+        )
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def get_config(self) -> dict:
+        return {
+            "class": "Sequential",
+            "name": self.name,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "input_shape": list(self.layers[0].input_shape) if self.built else None,
+            "layers": [
+                {"class": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
+        }
+
+    def save(self, path):
+        """Write weights and description to one .npz file, atomically (nn.serialization)."""
+        from nn.serialization import save_model
+
+        return save_model(self, path)
+
+
+def load_model(path) -> Sequential:
+    """Read a model written by ``Sequential.save``, checking it thoroughly (nn.serialization)."""
+    from nn.serialization import load_model as _load
+
+    return _load(path)
+
+
+class _Progress:
+    """A Keras-like progress line: 'Epoch 3/10', then 'k/steps ━━━━ ETA ... - loss: ...'."""
+
+    def __init__(self, epoch, epochs, steps, verbose):
+        self.steps, self.verbose = steps, verbose
+        self.live = verbose == 1 and sys.stdout.isatty()
+        self.start = time.perf_counter()
+        if verbose == 1:
+            print(f"Epoch {epoch + 1}/{epochs}")
+        self.prefix = f"Epoch {epoch + 1}/{epochs} - " if verbose == 2 else ""
+
+    def _metrics(self, logs):
+        return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+
+    def update(self, step, logs):
+        if not self.live:
+            return
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / step * (self.steps - step)
+        filled = int(20 * step / self.steps)
+        bar = "━" * filled + " " * (20 - filled)
+        print(
+            f"\r{step}/{self.steps} {bar} ETA {eta:.0f}s - {self._metrics(logs)}",
+            end="",
+            flush=True,
+        )
+
+    def finish(self, logs):
+        if self.verbose == 0:
+            return
+        elapsed = time.perf_counter() - self.start
+        per_step = 1000.0 * elapsed / self.steps
+        bar = f"{self.steps}/{self.steps} {'━' * 20}"
+        text = f"{bar} {elapsed:.0f}s {per_step:.0f}ms/step - {self._metrics(logs)}"
+        print(("\r" if self.live else "") + self.prefix + text, flush=True)
