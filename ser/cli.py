@@ -120,6 +120,89 @@ def _cmd_corpus(args) -> None:
     print(corpus.summary(max_skipped=args.show_skipped))
 
 
+def _cmd_demo(args) -> None:
+    from ser.demo import run_demo
+
+    if (args.data is None) != (args.corpus is None):
+        raise UserError("--data and --corpus go together (a folder and its corpus name)")
+    try:
+        run_demo(
+            out=args.out,
+            emotions=args.emotions,
+            epochs=args.epochs,
+            seed=args.seed,
+            data=args.data,
+            corpus_name=args.corpus,
+            cache_dir=args.cache,
+            verbose=1,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        raise UserError(str(err)) from err
+
+
+def _cmd_train(args) -> None:
+    from ser.corpus import load_corpus
+    from ser.experiment import train
+
+    try:
+        corpus = load_corpus(args.corpus, args.data)
+        run = train(
+            corpus, labels=args.emotions, epochs=args.epochs, seed=args.seed, cache_dir=args.cache
+        )
+    except (ValueError, FileNotFoundError) as err:
+        raise UserError(str(err)) from err
+    path = run.model.save(args.out)
+    s = run.test_scores
+    print(
+        f"test speakers {', '.join(run.split.speakers['test'])}: accuracy {s.accuracy:.3f}, "
+        f"UAR {s.uar:.3f}, macro F1 {s.macro_f1:.3f}\nmodel -> {path}"
+    )
+
+
+def _load(path):
+    from nn.serialization import ModelFileError, load_model
+
+    try:
+        return load_model(path)
+    except ModelFileError as err:
+        raise UserError(str(err)) from err
+
+
+def _cmd_evaluate(args) -> None:
+    from ser.corpus import load_corpus
+    from ser.experiment import evaluate
+
+    model = _load(args.model)
+    try:
+        corpus = load_corpus(args.corpus, args.data)
+        if args.speakers:
+            corpus = corpus.select(speakers=args.speakers)
+        scores = evaluate(model, corpus, cache_dir=args.cache)
+    except (ValueError, FileNotFoundError) as err:
+        raise UserError(str(err)) from err
+    print(
+        f"{scores.n} utterances: accuracy {scores.accuracy:.3f}, UAR {scores.uar:.3f}, "
+        f"macro F1 {scores.macro_f1:.3f}"
+    )
+    print(scores.table())
+
+
+def _cmd_predict(args) -> int:
+    from ser.experiment import predict_files
+
+    model = _load(args.model)
+    labels = model.metadata["labels"]
+    failed = 0
+    for path, probs, error in predict_files(model, args.files):
+        if error:
+            failed += 1
+            print(f"ser predict: error: {error}", file=sys.stderr)
+            continue
+        ranked = ", ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, probs, strict=True))
+        print(f"{path}: {labels[int(probs.argmax())]}  ({ranked})")
+    return 2 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ser",
@@ -155,6 +238,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", nargs="?", type=Path, help="the folder (none: built-in synthetic)")
     p.add_argument("--show-skipped", type=int, default=20, metavar="N")
     p.set_defaults(run=_cmd_corpus)
+
+    from ser.demo import DEMO_EMOTIONS
+
+    p = commands.add_parser(
+        "demo", help="the main job: synthesise, train the document's CNN, report"
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("ser_output"), help="folder for model, report, figures"
+    )
+    p.add_argument("--emotions", nargs="+", default=list(DEMO_EMOTIONS), metavar="EMOTION")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", type=Path, help="a real corpus's folder instead of the synthetic one")
+    p.add_argument("--corpus", help="its name: ravdess | crema-d | tess | emodb | synthetic")
+    p.add_argument("--cache", type=Path, help="feature cache folder (default ~/.cache/ser-course)")
+    p.set_defaults(run=_cmd_demo)
+
+    p = commands.add_parser("train", help="train the document's CNN on a corpus and save it")
+    p.add_argument("--data", type=Path, help="corpus folder (none: the built-in synthetic corpus)")
+    p.add_argument("--corpus", default="synthetic")
+    p.add_argument("--emotions", nargs="+", default=list(DEMO_EMOTIONS), metavar="EMOTION")
+    p.add_argument("--model", default="cnn", choices=["cnn"], help="the architecture")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("model.npz"))
+    p.add_argument("--cache", type=Path)
+    p.set_defaults(run=_cmd_train)
+
+    p = commands.add_parser("evaluate", help="score a saved model on a corpus")
+    p.add_argument("model", type=Path)
+    p.add_argument("--data", type=Path, help="corpus folder (none: the built-in synthetic corpus)")
+    p.add_argument("--corpus", default="synthetic")
+    p.add_argument(
+        "--speakers", nargs="+", help="only these speakers (e.g. the model's test speakers)"
+    )
+    p.add_argument("--cache", type=Path)
+    p.set_defaults(run=_cmd_evaluate)
+
+    p = commands.add_parser("predict", help="the emotion of audio files, with class probabilities")
+    p.add_argument("model", type=Path)
+    p.add_argument("files", nargs="+", type=Path)
+    p.set_defaults(run=_cmd_predict)
     return parser
 
 
@@ -162,11 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.run(args)
+        status = args.run(args)
     except UserError as err:
         print(f"ser {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    return int(status or 0)
 
 
 if __name__ == "__main__":  # python -m ser.cli

@@ -225,8 +225,8 @@ def synthetic_corpus(
     n_utterances: int = 20,
     n_sentences: int = 10,
     seed: int = 0,
-    variation: float = 0.15,
-    speaker_style: float = 0.3,
+    variation: float = 0.2,
+    speaker_style: float = 0.2,
     snr_db: float | None = None,
 ) -> Corpus:
     """The built-in synthetic corpus: every speaker says every sentence in every emotion.
