@@ -76,7 +76,12 @@ def main() -> None:
     stats = np.stack([utterance_statistics(f) for f in feats])
     print("| classes | split | accuracy | UAR | chance |")
     print("|---|---|---:|---:|---:|")
-    subsets = [corpus.emotions, ["neutral", "happy", "sad"], ["happy", "sad", "angry"]]
+    subsets = [
+        corpus.emotions,
+        ["neutral", "sad", "angry"],
+        ["neutral", "happy", "sad"],
+        ["happy", "sad", "angry"],
+    ]
     for labels in subsets:
         keep = np.array([u.emotion in labels for u in corpus])
         sub = corpus.select(emotions=labels)

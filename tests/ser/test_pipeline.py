@@ -1,0 +1,168 @@
+"""The pipeline (fixed length, cache, CMVN from training speakers) and the commands around
+the trained model: demo, train, evaluate, predict."""
+
+import numpy as np
+import pytest
+
+from features import save_audio
+from ser.cli import main
+from ser.corpus import synthetic_corpus
+from ser.pipeline import extract_features, fixed_length
+
+pytestmark = pytest.mark.ch04_training
+
+
+def test_fixed_length_centre_crop_pad_and_random_crop(rng):
+    f = np.arange(200 * 2, dtype=float).reshape(200, 2)
+    np.testing.assert_array_equal(fixed_length(f, n_frames=128), f[36:164])
+    short = fixed_length(f[:100], n_frames=128)
+    assert short.shape == (128, 2) and not short[:14].any() and not short[-14:].any()
+    crops = {int(fixed_length(f, n_frames=128, rng=rng)[0, 0]) for _ in range(20)}
+    assert len(crops) > 5 and all(0 <= c // 2 <= 72 for c in crops)
+
+
+def test_features_are_cached_and_a_second_run_skips_synthesis(tmp_path):
+    corpus = list(synthetic_corpus(n_speakers=1, n_utterances=3, emotions=("sad",)))
+    first = extract_features(corpus, cache_dir=tmp_path)
+    assert len(list(tmp_path.rglob("*.npy"))) == 3
+
+    class NoAudio:
+        def __init__(self, u):
+            self.u = u
+            self.path, self.render, self.id = u.path, u.render, u.id
+
+        def audio(self, sr):
+            raise AssertionError("the cache should have been used")
+
+    again = extract_features([NoAudio(u) for u in corpus], cache_dir=tmp_path)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cache_key_changes_with_the_config_and_a_damaged_entry_is_recomputed(tmp_path):
+    from features import MFCCConfig
+
+    corpus = list(synthetic_corpus(n_speakers=1, n_utterances=1, emotions=("sad",)))
+    extract_features(corpus, cache_dir=tmp_path)
+    extract_features(corpus, cache_dir=tmp_path, config=MFCCConfig(n_mfcc=20))
+    entries = list(tmp_path.rglob("*.npy"))
+    assert len(entries) == 2
+    entries[0].write_bytes(b"garbage")
+    assert all(f.ndim == 2 for f in extract_features(corpus, cache_dir=tmp_path))
+
+
+def test_demo_end_to_end_writes_model_report_and_figures(tmp_path):
+    from nn.models import load_model
+    from ser.demo import run_demo
+
+    out = tmp_path / "demo"
+    result = run_demo(
+        out=out,
+        epochs=2,
+        cache_dir=tmp_path / "cache",
+        verbose=0,
+        log=lambda *a: None,
+        corpus_options={"n_speakers": 5, "n_utterances": 4},
+    )
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "confusion_matrix.png",
+        "filters.png",
+        "inputs_per_class.png",
+        "model.npz",
+        "report.md",
+        "training_curves.png",
+    ]
+    report = (out / "report.md").read_text()
+    assert "unweighted average recall" in report and "neutral" in report
+    model = load_model(out / "model.npz")
+    assert model.metadata["labels"] == ["neutral", "sad", "angry"]
+    assert set(model.metadata["speakers"]["test"]).isdisjoint(model.metadata["speakers"]["train"])
+    assert 0.0 <= result["uar"] <= 1.0
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trained")
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(root / "data"),
+                "--speakers",
+                "5",
+                "--utterances",
+                "3",
+                "--emotions",
+                "neutral",
+                "sad",
+                "angry",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(root / "data"),
+                "--corpus",
+                "synthetic",
+                "--epochs",
+                "2",
+                "--out",
+                str(root / "m.npz"),
+                "--cache",
+                str(root / "cache"),
+            ]
+        )
+        == 0
+    )
+    return root
+
+
+def test_train_then_evaluate(trained, capsys):
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "evaluate",
+                str(trained / "m.npz"),
+                "--data",
+                str(trained / "data"),
+                "--cache",
+                str(trained / "cache"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "45 utterances: accuracy" in out and "true \\ pred" in out
+
+
+def test_predict_any_rate_and_channels_and_a_bad_file_does_not_stop_the_others(trained, capsys):
+    y = synthetic_corpus(n_speakers=1, n_utterances=1, emotions=("sad",))[0].audio(sr=22050)
+    stereo = save_audio(trained / "stereo.flac", np.stack([y, y], axis=1), 22050)
+    bad = trained / "broken.wav"
+    bad.write_bytes(b"RIFF....WAVE")
+    mono = next((trained / "data").rglob("*.wav"))
+    capsys.readouterr()
+    assert main(["predict", str(trained / "m.npz"), str(stereo), str(bad), str(mono)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(str(stereo)) and "neutral" in lines[0]
+    assert "broken.wav" in captured.err and captured.err.count("\n") == 1
+
+
+def test_a_tampered_model_is_one_line_and_exit_2(trained, tmp_path, capsys):
+    (tmp_path / "bad.npz").write_bytes((trained / "m.npz").read_bytes()[:500])
+    assert main(["predict", str(tmp_path / "bad.npz"), "x.wav"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ser predict: error:") and "bad.npz" in err and "Traceback" not in err
+
+
+def test_demo_refuses_data_without_corpus(capsys):
+    assert main(["demo", "--data", "somewhere"]) == 2
+    assert "--data and --corpus go together" in capsys.readouterr().err
