@@ -66,6 +66,7 @@ class Sequential:
         self.loss = None
         self.metrics: list[str] = []
         self.metadata: dict = {}
+        self.history = None
         self.stop_training = False
         self._counts: dict[str, int] = {}
         for layer in layers or []:
@@ -307,6 +308,7 @@ class Sequential:
                 break
         for cb in callbacks:
             cb.on_train_end()
+        self.history = history  # as Keras: the last fit's History stays on the model
         return history
 
     def _logs(self, loss, accuracy):

@@ -27,7 +27,7 @@ __all__ = [
 def relu_forward(x):
     """a = max(0, x) (the document's C4). Cache: the mask x > 0."""
     mask = x > 0
-    return x * mask, mask  # eq. C4
+    return np.maximum(x, 0), mask  # eq. C4 (x * mask would give -0.0 for negative x)
 
 
 def relu_backward(dout, mask):

@@ -14,7 +14,13 @@ EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("[0-9][0-9]_*.py
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs_and_writes_figures(script, tmp_path):
-    env = {**os.environ, "SER_FAST": "1", "SER_EXAMPLES_OUT": str(tmp_path), "MPLBACKEND": "Agg"}
+    env = {
+        **os.environ,
+        "SER_FAST": "1",
+        "SER_EXAMPLES_OUT": str(tmp_path),
+        "MPLBACKEND": "Agg",
+        "SER_CACHE": str(tmp_path / "cache"),
+    }
     done = subprocess.run(
         [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
     )

@@ -49,6 +49,7 @@ def test_the_documents_code_runs_and_learns():
     test_loss, test_accuracy = model.evaluate(x[90:], y[90:])
     assert test_accuracy > 0.9 and test_loss < history.history["val_loss"][0]
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert model.history is history  # as Keras
     assert len(history.history["loss"]) == 10
 
 
