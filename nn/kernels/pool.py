@@ -29,23 +29,30 @@ def _geometry(x_shape, pool, strides, padding):
 
 @njit(cache=True, parallel=True)
 def _max_forward(x, PH, PW, SH, SW, top, left, out, arg):
+    """Window positions outside, channels innermost: bounds are checked once per (p, q), and
+    the c loop runs over contiguous memory (channels last)."""
     N, H, W, C = x.shape
     _, H_out, W_out, _ = out.shape
     for n in prange(N):
         for i in range(H_out):
             for j in range(W_out):
                 for c in range(C):
-                    best = -np.inf
-                    best_k = 0
-                    for p in range(PH):
-                        r = i * SH + p - top
-                        for q in range(PW):
-                            s = j * SW + q - left
-                            if 0 <= r < H and 0 <= s < W and x[n, r, s, c] > best:
-                                best = x[n, r, s, c]  # strict >: the first maximum wins
-                                best_k = p * PW + q
-                    out[n, i, j, c] = best  # eq. C2
-                    arg[n, i, j, c] = best_k
+                    out[n, i, j, c] = -np.inf
+                    arg[n, i, j, c] = 0
+                for p in range(PH):
+                    r = i * SH + p - top
+                    if r < 0 or r >= H:
+                        continue
+                    for q in range(PW):
+                        s = j * SW + q - left
+                        if s < 0 or s >= W:
+                            continue
+                        k = p * PW + q
+                        for c in range(C):
+                            v = x[n, r, s, c]
+                            if v > out[n, i, j, c]:  # strict >: the first maximum wins
+                                out[n, i, j, c] = v  # eq. C2
+                                arg[n, i, j, c] = k
 
 
 @njit(cache=True, parallel=True)
@@ -71,14 +78,19 @@ def _avg_forward(x, PH, PW, SH, SW, top, left, out, counts):
         for i in range(H_out):
             for j in range(W_out):
                 for c in range(C):
-                    total = 0.0
-                    for p in range(PH):
-                        r = i * SH + p - top
-                        for q in range(PW):
-                            s = j * SW + q - left
-                            if 0 <= r < H and 0 <= s < W:
-                                total += x[n, r, s, c]
-                    out[n, i, j, c] = total / counts[i, j]  # eq. C3
+                    out[n, i, j, c] = 0.0
+                for p in range(PH):
+                    r = i * SH + p - top
+                    if r < 0 or r >= H:
+                        continue
+                    for q in range(PW):
+                        s = j * SW + q - left
+                        if s < 0 or s >= W:
+                            continue
+                        for c in range(C):
+                            out[n, i, j, c] += x[n, r, s, c]
+                for c in range(C):
+                    out[n, i, j, c] /= counts[i, j]  # eq. C3
 
 
 @njit(cache=True, parallel=True)
@@ -88,14 +100,17 @@ def _avg_backward(dout, PH, PW, SH, SW, top, left, counts, dx):
     for n in prange(N):
         for i in range(H_out):
             for j in range(W_out):
-                for c in range(C):
-                    share = dout[n, i, j, c] / counts[i, j]
-                    for p in range(PH):
-                        r = i * SH + p - top
-                        for q in range(PW):
-                            s = j * SW + q - left
-                            if 0 <= r < H and 0 <= s < W:
-                                dx[n, r, s, c] += share  # eq. C3-b
+                scale = 1.0 / counts[i, j]
+                for p in range(PH):
+                    r = i * SH + p - top
+                    if r < 0 or r >= H:
+                        continue
+                    for q in range(PW):
+                        s = j * SW + q - left
+                        if s < 0 or s >= W:
+                            continue
+                        for c in range(C):
+                            dx[n, r, s, c] += dout[n, i, j, c] * scale  # eq. C3-b
 
 
 def _counts(shape_hw, pool, strides, pads, H_out, W_out):

@@ -1,0 +1,177 @@
+"""The CNN path, measured against the NumPy references and PyTorch CPU in the same run.
+
+    python benchmarks/bench_cnn.py [--repeats 7]
+
+(a) one forward + backward of the document's CNN at batch 32 (float32, 128 x 13 x 1 inputs)
+(b) one training epoch of 1000 samples with Adam, batch 32
+(c) one Conv2D layer, 16 -> 64 channels, 3 x 3, "same", on 32 x 128 x 40 inputs:
+    forward, and forward + backward
+
+Goals (issue 4): (a) and (b) no slower than PyTorch (ratio <= 1.0); (c) within 1.5x; every
+kernel many times faster than its NumPy reference. PyTorch (CPU build, 2 threads) is only
+compared against, never a dependency: its rows are skipped with a note when it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+from nn import backend
+from nn.functional import conv as ref_conv
+from nn.functional import pool as ref_pool
+from nn.layers import Conv2D
+from ser.recipes import seed_cnn
+
+
+def median_time(fn, repeats):
+    fn()  # warm-up: compilation, allocation
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def use_references(on: bool):
+    """Switch the layers between the Numba kernels and the NumPy references."""
+    if on:
+        backend.ops = SimpleNamespace(conv=ref_conv, pool=ref_pool)
+    else:
+        from nn.kernels import conv, pool
+
+        backend.ops = SimpleNamespace(conv=conv, pool=pool)
+
+
+def ours_step(model, x, y):
+    out = model.forward(x, training=True)
+    _, grad = model._loss_and_grad(out, y)
+    model.backward(grad.astype(np.float32), from_preactivation=True)
+    for layer in model.layers:
+        layer.zero_grad()
+
+
+def ours_epoch(model, x, y, batch=32):
+    for start in range(0, len(x), batch):
+        model.train_on_batch(x[start : start + batch], y[start : start + batch])
+
+
+def torch_parts():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(32 * 63 * 5, 64), nn.ReLU(), nn.Linear(64, 3),
+    )  # fmt: skip
+    return torch, model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    r = parser.parse_args().repeats
+    rng = np.random.default_rng(0)
+    notes = []
+
+    x32 = rng.standard_normal((32, 128, 13, 1)).astype(np.float32)
+    y32 = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 32)]
+    x1k = rng.standard_normal((1000, 128, 13, 1)).astype(np.float32)
+    y1k = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 1000)]
+    xc = rng.standard_normal((32, 128, 40, 16)).astype(np.float32)
+
+    timings = {}
+    for impl in ("numba", "numpy"):
+        use_references(impl == "numpy")
+        model = seed_cnn(3)
+        timings[("a", impl)] = median_time(lambda m=model: ours_step(m, x32, y32), r)
+        model = seed_cnn(3)
+        timings[("b", impl)] = median_time(lambda m=model: ours_epoch(m, x1k, y1k), max(1, r // 3))
+        layer = Conv2D(64, (3, 3), padding="same").build((128, 40, 16), np.random.default_rng(0))
+
+        def fwd(layer=layer):
+            layer.forward(xc)
+            layer._clear_cache()
+
+        def fwd_bwd(layer=layer):
+            out = layer.forward(xc)
+            layer.backward(np.ones_like(out))
+            layer.zero_grad()
+
+        timings[("c-forward", impl)] = median_time(fwd, r)
+        timings[("c-forward+backward", impl)] = median_time(fwd_bwd, r)
+    use_references(False)
+
+    torch_bits = torch_parts()
+    if torch_bits is None:
+        notes.append("PyTorch is not installed: its column is empty (pip install torch, CPU build)")
+    else:
+        torch, tmodel = torch_bits
+        tx32 = torch.from_numpy(x32.transpose(0, 3, 1, 2).copy())
+        ty32 = torch.from_numpy(y32.argmax(1))
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def t_step():
+            tmodel.zero_grad()
+            loss_fn(tmodel(tx32), ty32).backward()
+
+        timings[("a", "torch")] = median_time(t_step, r)
+        tx1k = torch.from_numpy(x1k.transpose(0, 3, 1, 2).copy())
+        ty1k = torch.from_numpy(y1k.argmax(1))
+        opt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+
+        def t_epoch():
+            for start in range(0, 1000, 32):
+                opt.zero_grad()
+                loss_fn(tmodel(tx1k[start : start + 32]), ty1k[start : start + 32]).backward()
+                opt.step()
+
+        timings[("b", "torch")] = median_time(t_epoch, max(1, r // 3))
+        conv = torch.nn.Conv2d(16, 64, 3, padding="same")
+        txc = torch.from_numpy(xc.transpose(0, 3, 1, 2).copy()).requires_grad_(True)
+
+        def t_fwd():
+            with torch.no_grad():
+                conv(txc)
+
+        def t_fwd_bwd():
+            conv.zero_grad()
+            txc.grad = None
+            conv(txc).sum().backward()
+
+        timings[("c-forward", "torch")] = median_time(t_fwd, r)
+        timings[("c-forward+backward", "torch")] = median_time(t_fwd_bwd, r)
+
+    labels = {
+        "a": "(a) document's CNN, forward+backward, batch 32",
+        "b": "(b) one epoch, 1000 samples, Adam, batch 32",
+        "c-forward": "(c) Conv2D 16->64 3x3 same, 32x128x40, forward",
+        "c-forward+backward": "(c) the same, forward+backward",
+    }
+    goals = {"a": 1.0, "b": 1.0, "c-forward": 1.5, "c-forward+backward": 1.5}
+    print(f"# CNN benchmark: {os.cpu_count()} cores, float32, median of {r} runs\n")
+    print("| workload | project ms | NumPy reference ms | kernel speed-up | PyTorch ms "
+          "| project / PyTorch | goal |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for key, label in labels.items():
+        ours, ref = timings[(key, "numba")], timings[(key, "numpy")]
+        t = timings.get((key, "torch"))
+        ratio = f"{ours / t:.2f}" if t else "n/a"
+        torch_ms = f"{1e3 * t:.1f}" if t else "n/a"
+        print(f"| {label} | {1e3 * ours:.1f} | {1e3 * ref:.1f} | {ref / ours:.1f}x | {torch_ms} "
+              f"| {ratio} | <= {goals[key]} |")  # fmt: skip
+    for note in notes:
+        print(f"\nNote: {note}.")
+
+
+if __name__ == "__main__":
+    main()
