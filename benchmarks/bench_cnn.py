@@ -41,17 +41,21 @@ def median_time(fn, repeats):
 def use_references(on: bool):
     """Switch the layers between the Numba kernels and the NumPy references."""
     if on:
-        backend.ops = SimpleNamespace(conv=ref_conv, pool=ref_pool)
-    else:
-        from nn.kernels import conv, pool
+        from nn import optimizers
 
-        backend.ops = SimpleNamespace(conv=conv, pool=pool)
+        backend.ops = SimpleNamespace(conv=ref_conv, pool=ref_pool, optim=optimizers)
+    else:
+        from nn.kernels import conv, optim, pool
+
+        backend.ops = SimpleNamespace(conv=conv, pool=pool, optim=optim)
 
 
 def ours_step(model, x, y):
-    out = model.forward(x, training=True)
-    _, grad = model._loss_and_grad(out, y)
-    model.backward(grad.astype(np.float32), from_preactivation=True)
+    backend.keep_freed_memory()  # as Sequential.train_on_batch does when training starts
+    with backend.model_threads():  # as train_on_batch runs its passes
+        out = model.forward(x, training=True)
+        _, grad = model._loss_and_grad(out, y)
+        model.backward(grad.astype(np.float32), from_preactivation=True)
     for layer in model.layers:
         layer.zero_grad()
 

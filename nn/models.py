@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from nn import optimizers
+from nn import backend, optimizers
 from nn.functional import losses as L
 from nn.layers.base import Layer
 
@@ -182,6 +182,11 @@ class Sequential:
 
     def train_on_batch(self, x, y) -> tuple[float, np.ndarray]:
         """One optimizer step; returns (loss including penalties, the batch's outputs)."""
+        backend.keep_freed_memory()  # once per process: see its docstring (a 3-4x speed-up)
+        with backend.model_threads():
+            return self._train_step(x, y)
+
+    def _train_step(self, x, y):
         out = self.forward(x, training=True)
         loss, grad = self._loss_and_grad(out, y)
         self.backward(grad.astype(self.dtype, copy=False), from_preactivation=self._fused())
@@ -325,7 +330,8 @@ class Sequential:
         total, correct = 0.0, 0
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            out = self.forward(xb, training=False)
+            with backend.model_threads():
+                out = self.forward(xb, training=False)
             loss, _ = self._loss_and_grad(out, yb)
             for layer in self.layers:
                 layer._clear_cache()
@@ -348,7 +354,8 @@ class Sequential:
         x = self._prepare(x)
         outs = []
         for start in range(0, x.shape[0], batch_size):
-            outs.append(self.forward(x[start : start + batch_size], training=False))
+            with backend.model_threads():
+                outs.append(self.forward(x[start : start + batch_size], training=False))
             for layer in self.layers:
                 layer._clear_cache()
         return np.concatenate(outs, axis=0)
