@@ -13,9 +13,9 @@ import numpy as np
 
 __all__ = ["run_demo", "DEMO_EMOTIONS"]
 
-# Three classes, as the document's Dense(3). Happy and angry are both loud, fast and high:
-# 13 MFCCs carry that arousal well and little of the pitch that tells them apart, so the CNN
-# confuses them (measured, docs/training.md); neutral / sad / angry span the arousal range.
+# Three classes, as the document's Dense(3). The CNN confuses happy and angry (both loud,
+# fast and high), although a linear model on whole-utterance MFCC statistics separates them
+# (measured, docs/training.md); neutral / sad / angry span the arousal range.
 DEMO_EMOTIONS = ("neutral", "sad", "angry")
 
 
