@@ -42,12 +42,15 @@ def use_references(on: bool):
     """Switch the layers between the Numba kernels and the NumPy references."""
     if on:
         from nn import optimizers
+        from nn.functional import activations as ref_act
 
-        backend.ops = SimpleNamespace(conv=ref_conv, pool=ref_pool, optim=optimizers)
+        backend.ops = SimpleNamespace(
+            conv=ref_conv, pool=ref_pool, optim=optimizers, activations=ref_act
+        )
     else:
-        from nn.kernels import conv, optim, pool
+        from nn.kernels import activations, conv, optim, pool
 
-        backend.ops = SimpleNamespace(conv=conv, pool=pool, optim=optim)
+        backend.ops = SimpleNamespace(conv=conv, pool=pool, optim=optim, activations=activations)
 
 
 def ours_step(model, x, y):

@@ -22,10 +22,11 @@ from functools import lru_cache
 from types import SimpleNamespace
 
 from nn import optimizers as _optimizers
+from nn.functional import activations as _activations_ref
 from nn.functional import conv as _conv_ref
 from nn.functional import pool as _pool_ref
 
-__all__ = ["ops", "name", "keep_freed_memory", "model_threads"]
+__all__ = ["ops", "name", "keep_freed_memory", "model_threads", "activation"]
 
 
 def _select():
@@ -34,12 +35,16 @@ def _select():
         raise ValueError(f"SER_NN_BACKEND must be 'numba' or 'numpy', got {wanted!r}")
     if wanted == "numba":
         try:
-            from nn.kernels import conv, optim, pool
+            from nn.kernels import activations, conv, optim, pool
 
-            return "numba", SimpleNamespace(conv=conv, pool=pool, optim=optim)
+            return "numba", SimpleNamespace(
+                conv=conv, pool=pool, optim=optim, activations=activations
+            )
         except ImportError as err:  # numba missing or broken: still usable, only slower
             warnings.warn(f"Numba unavailable ({err}); using the NumPy references", stacklevel=2)
-    return "numpy", SimpleNamespace(conv=_conv_ref, pool=_pool_ref, optim=_optimizers)
+    return "numpy", SimpleNamespace(
+        conv=_conv_ref, pool=_pool_ref, optim=_optimizers, activations=_activations_ref
+    )
 
 
 name, ops = _select()
@@ -81,15 +86,17 @@ def model_threads():
     32, with ``keep_freed_memory``): 29 ms with both pools, 11 ms with the kernels serial and
     BLAS parallel. A kernel called on its own (outside a model) still uses every thread.
     """
-    try:
-        import numba
+    from nn.kernels.threads import numba_threads
 
-        before = numba.get_num_threads()
-        numba.set_num_threads(1)
-    except Exception:  # no Numba, or JIT disabled: nothing to set
+    with numba_threads(1):
         yield
-        return
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
+
+
+def activation(name):
+    """(forward, backward) of an activation: the backend's twin when it has one (relu)."""
+    from nn.functional.activations import ACTIVATIONS
+
+    twin = getattr(ops.activations, f"{name}_forward", None) if name else None
+    if twin is not None and ops.activations is not _activations_ref:
+        return twin, getattr(ops.activations, f"{name}_backward")
+    return ACTIVATIONS[name]

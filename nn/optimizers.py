@@ -120,7 +120,9 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _update(self, w, dw, state):
-        adam_update(
+        from nn import backend  # the Numba twin of adam_update, or this module's rule itself
+
+        backend.ops.optim.adam_update(
             w,
             dw,
             state,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn import initializers, regularizers
+from nn import backend, initializers, regularizers
 from nn.functional.activations import ACTIVATIONS
 
 __all__ = ["Layer"]
@@ -88,7 +88,7 @@ class Layer:
         """The layer's output for a batch x shaped (N,) + input_shape."""
         self._check_input(x)
         z, self._cache = self._forward(x, training)
-        forward, _ = ACTIVATIONS[self.activation]
+        forward, _ = backend.activation(self.activation)
         out, self._act_cache = forward(z)
         self.preactivation = z if self.activation is not None else None
         return out
@@ -96,7 +96,7 @@ class Layer:
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dL/dx from dL/d(output); adds the parameter gradients into ``grads``."""
         self._require_cache()
-        _, backward = ACTIVATIONS[self.activation]
+        _, backward = backend.activation(self.activation)
         return self.backward_preactivation(backward(dout, self._act_cache))
 
     def backward_preactivation(self, dz: np.ndarray) -> np.ndarray:

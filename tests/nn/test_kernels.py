@@ -28,7 +28,10 @@ def same(got, want):
     ],
 )
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv2d_twin(rng, N, H, W, C, KH, KW, F, strides, padding, bias):
+@pytest.mark.parametrize("whole_bytes", [0, 2**30], ids=["blocks", "whole"])
+def test_conv2d_twin(rng, monkeypatch, N, H, W, C, KH, KW, F, strides, padding, bias, whole_bytes):
+    monkeypatch.setattr(fast_conv, "_WHOLE_MATRIX_BYTES", whole_bytes)  # both paths
+    monkeypatch.setattr(fast_conv, "_BLOCK_ROWS", 40)  # several blocks even for small inputs
     x, K = rng.standard_normal((N, H, W, C)), rng.standard_normal((KH, KW, C, F))
     b = rng.standard_normal(F) if bias else None
     want, cache_r = ref_conv.conv2d_forward(x, K, b, strides=strides, padding=padding)
@@ -87,3 +90,19 @@ def test_kernels_keep_the_dtype_of_their_inputs(rng, dtype):
     assert pooled.dtype == dtype and fast_pool.maxpool2d_backward(pooled, pcache).dtype == dtype
     ref32, _ = ref_conv.conv2d_forward(x, K, b, padding="same")
     np.testing.assert_allclose(out, ref32, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_twin_equals_the_reference(rng, dtype):
+    from nn.functional import activations as ref
+    from nn.kernels import activations as fast
+
+    x = rng.standard_normal((3, 5, 4, 2)).astype(dtype)
+    x[0, 0, 0, 0] = 0.0  # the kink: mask False, gradient 0
+    want, mask_r = ref.relu_forward(x)
+    got, mask_k = fast.relu_forward(x)
+    same(got, want)
+    np.testing.assert_array_equal(mask_k, mask_r)
+    assert not np.signbit(got).any()  # +0.0 for negative inputs, never -0.0
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    same(fast.relu_backward(dout, mask_k), ref.relu_backward(dout, mask_r))
