@@ -16,26 +16,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from types import SimpleNamespace
 
 import numpy as np
+from timing import median_time  # benchmarks/timing.py, beside this script
 
 from nn import backend
 from nn.functional import conv as ref_conv
 from nn.functional import pool as ref_pool
 from nn.layers import Conv2D
 from ser.recipes import seed_cnn
-
-
-def median_time(fn, repeats):
-    fn()  # warm-up: compilation, allocation
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def use_references(on: bool):

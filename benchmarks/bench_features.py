@@ -17,25 +17,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
+from timing import median_time  # benchmarks/timing.py, beside this script
 
 import features as F
 from ser.corpus.synth import synthesize_utterance
 
 SR = 16000
-
-
-def median_time(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def max_abs_diff(a, b) -> float:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["conv_output_size", "same_padding", "pad_amounts", "conv2d_forward", "conv2d_backward"]
+__all__ = [
+    "conv_output_size",
+    "same_padding",
+    "pad_amounts",
+    "pad_input",
+    "conv2d_forward",
+    "conv2d_backward",
+]
 
 
 def conv_output_size(size: int, k: int, stride: int, padding: str) -> int:
@@ -48,6 +55,24 @@ def pad_amounts(shape_hw, kernel, strides, padding):
     raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
 
 
+def pad_input(x, W, strides, padding):
+    """Check that x (N, H, W, C) and the kernel (KH, KW, C, F) fit, and zero-pad x.
+
+    Returns (xp, pads, H_out, W_out); shared by the reference and its Numba twin.
+    """
+    H, Wd, C = x.shape[1:]
+    KH, KW, C_w, _ = W.shape
+    if C != C_w:
+        raise ValueError(f"conv2d: input has {C} channels, kernel expects {C_w}")
+    pads = pad_amounts((H, Wd), (KH, KW), strides, padding)
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    H_out = (xp.shape[1] - KH) // strides[0] + 1
+    W_out = (xp.shape[2] - KW) // strides[1] + 1
+    if H_out < 1 or W_out < 1:
+        raise ValueError(f"conv2d: a {KH}x{KW} kernel does not fit a {H}x{Wd} input")
+    return xp, pads, H_out, W_out
+
+
 def conv2d_forward(x, W, b, *, strides=(1, 1), padding="valid"):
     """Cross-correlate a batch of images with F filters (the document's C1, corrected).
 
@@ -72,17 +97,10 @@ def conv2d_forward(x, W, b, *, strides=(1, 1), padding="valid"):
     out : ndarray, shape (N, H_out, W_out, F)
     cache : tuple (x, W, has_bias, strides, pads)
     """
-    N, H, Wd, C = x.shape
-    KH, KW, C_w, F = W.shape
-    if C != C_w:
-        raise ValueError(f"conv2d: input has {C} channels, kernel expects {C_w}")
+    N = x.shape[0]
+    KH, KW, _, F = W.shape
     SH, SW = strides
-    pads = pad_amounts((H, Wd), (KH, KW), strides, padding)
-    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
-    H_out = (xp.shape[1] - KH) // SH + 1
-    W_out = (xp.shape[2] - KW) // SW + 1
-    if H_out < 1 or W_out < 1:
-        raise ValueError(f"conv2d: a {KH}x{KW} kernel does not fit a {H}x{Wd} input")
+    xp, pads, H_out, W_out = pad_input(x, W, strides, padding)
     out = np.zeros((N, H_out, W_out, F), dtype=np.result_type(x, W))
     for p in range(KH):  # one term of the sum per kernel offset: a (N,Ho,Wo,C) @ (C,F) product
         for q in range(KW):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from nn.functional.conv import pad_amounts
+from nn.functional.conv import pad_input
 from nn.kernels.threads import numba_threads
 
 __all__ = ["conv2d_forward", "conv2d_backward"]
@@ -53,17 +53,11 @@ def _col2im(dcols, SH, SW, dxp):
 def conv2d_forward(x, W, b, *, strides=(1, 1), padding="valid"):
     """Same contract as ``nn.functional.conv.conv2d_forward``; the cache also keeps the
     im2col matrix, which the backward pass reuses for dW."""
-    N, H, Wd, C = x.shape
-    KH, KW, C_w, F = W.shape
-    if C != C_w:
-        raise ValueError(f"conv2d: input has {C} channels, kernel expects {C_w}")
+    N, C = x.shape[0], x.shape[3]
+    KH, KW, _, F = W.shape
     SH, SW = strides
-    pads = pad_amounts((H, Wd), (KH, KW), strides, padding)
-    xp = np.ascontiguousarray(np.pad(x, ((0, 0), pads[0], pads[1], (0, 0))))
-    H_out = (xp.shape[1] - KH) // SH + 1
-    W_out = (xp.shape[2] - KW) // SW + 1
-    if H_out < 1 or W_out < 1:
-        raise ValueError(f"conv2d: a {KH}x{KW} kernel does not fit a {H}x{Wd} input")
+    xp, pads, H_out, W_out = pad_input(x, W, strides, padding)
+    xp = np.ascontiguousarray(xp)
     dtype = np.result_type(x, W)
     xp = xp.astype(dtype, copy=False)
     kernel = _kernel_matrix(W, b, dtype)

@@ -83,3 +83,22 @@ def test_v4_formant_targets_scale_with_the_tract_and_undershoot_towards_schwa():
     np.testing.assert_allclose(vowel_formants("i", articulation=0.0), VOWELS["er"])
     half = vowel_formants("a", articulation=0.5)
     np.testing.assert_allclose(half, (np.array(VOWELS["a"]) + VOWELS["er"]) / 2)
+
+
+@pytest.mark.kernels
+def test_v3_cascade_kernel_equals_scipy_lfilter_for_fixed_formants(rng):
+    """The Numba cascade against an independent reference: with constant coefficients each
+    resonator is lfilter([g], [1, -2 r cos(theta), r^2])."""
+    from scipy.signal import lfilter
+
+    from ser.corpus.voice import _formant_cascade
+
+    sr, n = 16000, 2000
+    x = rng.standard_normal(n)
+    centres, widths = np.array([500.0, 1500.0, 2500.0]), np.array([80.0, 100.0, 140.0])
+    got = _formant_cascade(x, np.tile(centres, (n, 1)), np.tile(widths, (n, 1)), float(sr))
+    want = x.copy()
+    for f, bw in zip(centres, widths, strict=True):
+        r, c = np.exp(-np.pi * bw / sr), 2 * np.exp(-np.pi * bw / sr) * np.cos(2 * np.pi * f / sr)
+        want = lfilter([1 - c + r * r], [1.0, -c, r * r], want)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
