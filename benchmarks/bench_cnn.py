@@ -48,7 +48,7 @@ def ours_step(model, x, y):
     with backend.model_threads():  # as train_on_batch runs its passes
         out = model.forward(x, training=True)
         _, grad = model._loss_and_grad(out, y)
-        model.backward(grad.astype(np.float32), from_preactivation=True)
+        model.backward(grad.astype(np.float32), from_preactivation=True, need_input_grad=False)
     for layer in model.layers:
         layer.zero_grad()
 
@@ -77,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     r = parser.parse_args().repeats
+    backend.keep_freed_memory()  # the library's training memory settings, for every row
     rng = np.random.default_rng(0)
     notes = []
 

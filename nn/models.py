@@ -173,11 +173,19 @@ class Sequential:
         loss, cache = L.sparse_softmax_cross_entropy_forward(out, y)
         return loss, L.sparse_softmax_cross_entropy_backward(1.0, cache)
 
-    def backward(self, dout, *, from_preactivation=False):
-        last = self.layers[-1]
-        d = last.backward_preactivation(dout) if from_preactivation else last.backward(dout)
-        for layer in reversed(self.layers[:-1]):
-            d = layer.backward(d)
+    def backward(self, dout, *, from_preactivation=False, need_input_grad=True):
+        """Backpropagate through every layer; returns dL/d(input), or None when
+        ``need_input_grad`` is False (training: the input is data, so the first layer skips
+        its input gradient, as PyTorch does for inputs that do not require gradients)."""
+        n = len(self.layers)
+        d = dout
+        for k in range(n - 1, -1, -1):
+            layer = self.layers[k]
+            wanted = need_input_grad or k > 0
+            if k == n - 1 and from_preactivation:
+                d = layer.backward_preactivation(d, need_input_grad=wanted)
+            else:
+                d = layer.backward(d, need_input_grad=wanted)
         return d
 
     def train_on_batch(self, x, y) -> tuple[float, np.ndarray]:
@@ -189,7 +197,11 @@ class Sequential:
     def _train_step(self, x, y):
         out = self.forward(x, training=True)
         loss, grad = self._loss_and_grad(out, y)
-        self.backward(grad.astype(self.dtype, copy=False), from_preactivation=self._fused())
+        self.backward(
+            grad.astype(self.dtype, copy=False),
+            from_preactivation=self._fused(),
+            need_input_grad=False,
+        )
         penalty = 0.0
         for layer in self.layers:
             penalty += layer.regularization_loss()

@@ -111,7 +111,7 @@ def conv2d_forward(x, W, b, *, strides=(1, 1), padding="valid"):
     return out, (x, W, b is not None, (SH, SW), pads)
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, *, need_dx=True):
     """Gradients through ``conv2d_forward``.
 
     Math (docs/cnn.md, eqs. C1-b .. C1-d)::
@@ -124,7 +124,9 @@ def conv2d_backward(dout, cache):
 
     Returns
     -------
-    dx : (N, H, W, C)    dW : (KH, KW, C, F)    db : (F,) or None
+    dx : (N, H, W, C), or None when ``need_dx`` is False (the first layer of a network: its
+        input needs no gradient)
+    dW : (KH, KW, C, F)    db : (F,) or None
     """
     x, W, has_bias, (SH, SW), pads = cache
     KH, KW = W.shape[:2]
@@ -138,8 +140,9 @@ def conv2d_backward(dout, cache):
             cols = slice(q, q + SW * W_out, SW)
             window = xp[:, rows, cols, :]
             dW[p, q] = np.tensordot(window, dout, axes=([0, 1, 2], [0, 1, 2]))  # eq. C1-b
-            dxp[:, rows, cols, :] += dout @ W[p, q].T  # eq. C1-c
+            if need_dx:
+                dxp[:, rows, cols, :] += dout @ W[p, q].T  # eq. C1-c
     H, Wd = x.shape[1:3]
-    dx = dxp[:, pads[0][0] : pads[0][0] + H, pads[1][0] : pads[1][0] + Wd, :]
+    dx = dxp[:, pads[0][0] : pads[0][0] + H, pads[1][0] : pads[1][0] + Wd, :] if need_dx else None
     db = dout.sum(axis=(0, 1, 2)) if has_bias else None  # eq. C1-d
     return dx, dW, db

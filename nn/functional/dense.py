@@ -34,7 +34,7 @@ def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None):
     return y, (x, W, b is not None)
 
 
-def dense_backward(dy: np.ndarray, cache):
+def dense_backward(dy: np.ndarray, cache, *, need_dx=True):
     """Gradients through ``dense_forward``.
 
     Math (eqs. D-2 .. D-4), with dy = dL/dy::
@@ -43,10 +43,10 @@ def dense_backward(dy: np.ndarray, cache):
 
     Returns
     -------
-    dx : (N, D)    dW : (D, M)    db : (M,) or None
+    dx : (N, D), or None when ``need_dx`` is False    dW : (D, M)    db : (M,) or None
     """
     x, W, has_bias = cache
-    dx = dy @ W.T  # eq. D-2
+    dx = dy @ W.T if need_dx else None  # eq. D-2
     dW = x.T @ dy  # eq. D-3
     db = dy.sum(axis=0) if has_bias else None  # eq. D-4
     return dx, dW, db

@@ -113,7 +113,7 @@ def _blocks(xp, kernel_hw, strides, out_hw, with_ones):
         yield n0, n1, buffer[:rows]
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, *, need_dx=True):
     """Same contract as ``nn.functional.conv.conv2d_backward``."""
     kind, x_shape, W, has_bias, (SH, SW), pads, kept = cache
     N, H, Wd, C = x_shape
@@ -122,17 +122,22 @@ def conv2d_backward(dout, cache):
     _, H_out, W_out, _ = dout.shape
     dout = np.ascontiguousarray(dout)
     W2t = W.reshape(K, F).T.astype(dout.dtype, copy=False)
-    dxp = np.zeros((N, H + sum(pads[0]), Wd + sum(pads[1]), C), dtype=dout.dtype)
+    dxp = (
+        np.zeros((N, H + sum(pads[0]), Wd + sum(pads[1]), C), dtype=dout.dtype) if need_dx else None
+    )
     if kind == "whole":
         d2 = dout.reshape(-1, F)
         d_kernel = kept.T @ d2  # eq. C1-b (and C1-d in the last row)
-        _col2im((d2 @ W2t).reshape(N, H_out, W_out, KH, KW, C), SH, SW, dxp)  # eq. C1-c
+        if need_dx:
+            _col2im((d2 @ W2t).reshape(N, H_out, W_out, KH, KW, C), SH, SW, dxp)  # eq. C1-c
     else:  # rebuild the blocks from the padded input instead of keeping the whole matrix
         d_kernel = np.zeros((K + int(has_bias), F), dtype=dout.dtype)
         with numba_threads(1):
             for n0, n1, matrix in _blocks(kept, (KH, KW), (SH, SW), (H_out, W_out), has_bias):
                 d2 = dout[n0:n1].reshape(-1, F)
                 d_kernel += matrix.T @ d2
-                _col2im((d2 @ W2t).reshape(n1 - n0, H_out, W_out, KH, KW, C), SH, SW, dxp[n0:n1])
-    dx = dxp[:, pads[0][0] : pads[0][0] + H, pads[1][0] : pads[1][0] + Wd, :]
+                if need_dx:
+                    dcols = (d2 @ W2t).reshape(n1 - n0, H_out, W_out, KH, KW, C)
+                    _col2im(dcols, SH, SW, dxp[n0:n1])
+    dx = dxp[:, pads[0][0] : pads[0][0] + H, pads[1][0] : pads[1][0] + Wd, :] if need_dx else None
     return dx, d_kernel[:K].reshape(W.shape), (d_kernel[K] if has_bias else None)

@@ -71,6 +71,27 @@ def _max_backward(dout, arg, PW, SH, SW, top, left, dx):
 
 
 @njit(cache=True, parallel=True)
+def _max_backward_tiled(dout, arg, PH, PW, dx):
+    """Non-overlapping windows (strides = pool, 'valid'): every input element belongs to at
+    most one window, so dx is written once, gradient or zero, with no zero fill first and no
+    scatter. Rows and columns no window covers get 0. Iteration n owns dx[n]."""
+    N, H, W, C = dx.shape
+    H_out, W_out = dout.shape[1], dout.shape[2]
+    for n in prange(N):
+        for r in range(H):
+            i = r // PH
+            for s in range(W):
+                j = s // PW
+                if i < H_out and j < W_out:
+                    k = (r - i * PH) * PW + (s - j * PW)
+                    for c in range(C):
+                        dx[n, r, s, c] = dout[n, i, j, c] if arg[n, i, j, c] == k else 0.0
+                else:
+                    for c in range(C):
+                        dx[n, r, s, c] = 0.0
+
+
+@njit(cache=True, parallel=True)
 def _avg_forward(x, PH, PW, SH, SW, top, left, out, counts):
     N, H, W, C = x.shape
     _, H_out, W_out, _ = out.shape
@@ -138,8 +159,13 @@ def maxpool2d_forward(x, *, pool_size=(2, 2), strides=None, padding="valid"):
 def maxpool2d_backward(dout, cache):
     """Same contract as ``nn.functional.pool.maxpool2d_backward``."""
     x_shape, arg, (PH, PW), (SH, SW), pads = cache
+    dout = np.ascontiguousarray(dout)
+    if (SH, SW) == (PH, PW) and pads == ((0, 0), (0, 0)):
+        dx = np.empty(x_shape, dtype=dout.dtype)  # every element is written below
+        _max_backward_tiled(dout, arg, PH, PW, dx)
+        return dx
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    _max_backward(np.ascontiguousarray(dout), arg, PW, SH, SW, pads[0][0], pads[1][0], dx)
+    _max_backward(dout, arg, PW, SH, SW, pads[0][0], pads[1][0], dx)
     return dx
 
 

@@ -39,6 +39,7 @@ class Layer:
         self.built = False
         self._cache = None
         self._act_cache = None
+        self._need_dx = True
         self.preactivation = None
 
     # ---- building ---------------------------------------------------------------------
@@ -93,16 +94,22 @@ class Layer:
         self.preactivation = z if self.activation is not None else None
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dL/dx from dL/d(output); adds the parameter gradients into ``grads``."""
+    def backward(self, dout: np.ndarray, *, need_input_grad: bool = True):
+        """dL/dx from dL/d(output); adds the parameter gradients into ``grads``.
+
+        ``need_input_grad=False`` skips dL/dx (returns None): a network's first layer, whose
+        input is data, not a parameter. The parameter gradients are computed either way.
+        """
         self._require_cache()
         _, backward = backend.activation(self.activation)
-        return self.backward_preactivation(backward(dout, self._act_cache))
+        dz = backward(dout, self._act_cache)
+        return self.backward_preactivation(dz, need_input_grad=need_input_grad)
 
-    def backward_preactivation(self, dz: np.ndarray) -> np.ndarray:
+    def backward_preactivation(self, dz: np.ndarray, *, need_input_grad: bool = True):
         """As ``backward``, starting from dL/d(pre-activation): the fused softmax
         cross-entropy of ``Sequential`` gives (softmax(z) - y) / N here directly."""
         self._require_cache()
+        self._need_dx = need_input_grad
         dx, dparams = self._backward(dz, self._cache)
         for name, g in dparams.items():
             self.grads[name] += g

@@ -85,7 +85,7 @@ class Conv2D(Layer):
         )
 
     def _backward(self, dz, cache):
-        dx, dW, db = backend.ops.conv.conv2d_backward(dz, cache)
+        dx, dW, db = backend.ops.conv.conv2d_backward(dz, cache, need_dx=self._need_dx)
         return dx, ({"kernel": dW, "bias": db} if self.use_bias else {"kernel": dW})
 
     def get_config(self):

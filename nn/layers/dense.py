@@ -58,7 +58,7 @@ class Dense(Layer):
         return dense_forward(x, self.params["kernel"], self.params.get("bias"))
 
     def _backward(self, dz, cache):
-        dx, dW, db = dense_backward(dz, cache)
+        dx, dW, db = dense_backward(dz, cache, need_dx=self._need_dx)
         return dx, ({"kernel": dW, "bias": db} if self.use_bias else {"kernel": dW})
 
     def get_config(self):

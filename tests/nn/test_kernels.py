@@ -51,6 +51,7 @@ def test_conv2d_twin(rng, monkeypatch, N, H, W, C, KH, KW, F, strides, padding, 
 
 POOLS = [
     ((2, 4, 4, 3), (2, 2), None, "valid"),
+    ((2, 7, 5, 3), (2, 2), None, "valid"),  # tiled, with rows and columns no window covers
     ((1, 7, 5, 2), (3, 2), (2, 1), "valid"),
     ((2, 5, 5, 1), (2, 2), None, "same"),
     ((1, 6, 7, 2), (3, 3), (2, 2), "same"),
@@ -106,3 +107,24 @@ def test_relu_twin_equals_the_reference(rng, dtype):
     assert not np.signbit(got).any()  # +0.0 for negative inputs, never -0.0
     dout = rng.standard_normal(x.shape).astype(dtype)
     same(fast.relu_backward(dout, mask_k), ref.relu_backward(dout, mask_r))
+
+
+@pytest.mark.parametrize("whole_bytes", [0, 2**30], ids=["blocks", "whole"])
+def test_conv2d_without_the_input_gradient_gives_the_same_parameter_gradients(
+    rng, monkeypatch, whole_bytes
+):
+    monkeypatch.setattr(fast_conv, "_WHOLE_MATRIX_BYTES", whole_bytes)
+    x, K, b = (
+        rng.standard_normal((2, 6, 5, 2)),
+        rng.standard_normal((3, 3, 2, 3)),
+        rng.standard_normal(3),
+    )
+    for impl in (ref_conv, fast_conv):
+        out, cache = impl.conv2d_forward(x, K, b, padding="same")
+        dout = rng.standard_normal(out.shape)
+        full = impl.conv2d_backward(dout, cache)
+        out, cache = impl.conv2d_forward(x, K, b, padding="same")
+        skipped = impl.conv2d_backward(dout, cache, need_dx=False)
+        assert skipped[0] is None
+        same(skipped[1], full[1])
+        same(skipped[2], full[2])

@@ -283,3 +283,17 @@ def test_adam_runs_through_the_backend_twin_and_matches_the_rule(monkeypatch):
         adam_update(w_ref, g, state_ref, learning_rate=0.01)
     assert len(calls) == 3
     np.testing.assert_allclose(w, w_ref, rtol=1e-10)
+
+
+def test_training_skips_the_input_gradient_but_not_the_parameter_gradients(rng):
+    x, y, _ = toy_images(8)
+    grads = []
+    for need in (True, False):
+        m = document_model()
+        out = m.forward(x, training=True)
+        _, g = m._loss_and_grad(out, y)
+        dx = m.backward(g, from_preactivation=True, need_input_grad=need)
+        assert (dx is None) == (not need)
+        grads.append([layer.grads[k].copy() for layer in m.layers for k in layer.grads])
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_array_equal(a, b)
