@@ -8,9 +8,10 @@
 # %%
 import numpy as np
 
+from features import fit_cmvn
 from ser.corpus import load_corpus, speaker_split
 from ser.lesson import fast_mode, output_dir
-from ser.pipeline import FeatureSet, extract_features, fit_normalisation
+from ser.pipeline import FeatureSet, extract_features
 
 out = output_dir(__file__)
 emotions = ["neutral", "sad", "angry"]  # 3 classes, as the document's Dense(3)
@@ -28,7 +29,7 @@ raw = {
     name: extract_features(list(part))
     for name, part in (("train", split.train), ("val", split.validation), ("test", split.test))
 }  # MFCC, M1-M8
-cmvn = fit_normalisation(raw["train"])  # M10, training speakers only
+cmvn = fit_cmvn(raw["train"])  # M10, training speakers only
 sets = {
     name: FeatureSet.build(list(part), raw[name], emotions, cmvn)
     for name, part in (("train", split.train), ("val", split.validation), ("test", split.test))

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ser.progress import progress_printer  # no numpy behind it: the CLI still starts fast
+
 __all__ = ["main"]
 
 
@@ -67,21 +69,6 @@ def _cmd_mfcc(args) -> None:
         print(f"  figure   -> {path}")
 
 
-def _progress(label: str):
-    """Progress on stderr (stdout holds the results): a counter that rewrites itself on a
-    terminal; in a log, one line at each quarter, so CI output stays readable."""
-    live = sys.stderr.isatty()
-
-    def show(done: int, total: int) -> None:
-        if live:
-            end = "\n" if done == total else ""
-            print(f"\r{label}: {done}/{total}", end=end, file=sys.stderr, flush=True)
-        elif done == total or done * 4 // total != (done - 1) * 4 // total:
-            print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
-
-    return show
-
-
 def _cmd_synth(args) -> None:
     import time
 
@@ -103,7 +90,7 @@ def _cmd_synth(args) -> None:
     )
     start = time.perf_counter()
     manifest = write_synthetic_corpus(
-        corpus, args.out, sr=args.sr, progress=_progress(f"writing {len(corpus)} utterances")
+        corpus, args.out, sr=args.sr, progress=progress_printer(f"writing {len(corpus)} utterances")
     )
     print(corpus.summary())
     print(f"  wrote {len(corpus)} WAV files and {manifest} in {time.perf_counter() - start:.1f} s")

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features import AudioError, CMVNStats, MFCCConfig, load_audio, mfcc
+from features import AudioError, CMVNStats, MFCCConfig, fit_cmvn, load_audio, mfcc
 from nn.metrics import accuracy, confusion_matrix, macro_f1, per_class_recall, uar
 from ser.corpus import Corpus, speaker_split
-from ser.pipeline import N_FRAMES, FeatureSet, extract_features, fit_normalisation, fixed_length
+from ser.pipeline import N_FRAMES, FeatureSet, extract_features, fixed_length
+from ser.progress import progress_printer
 from ser.recipes import seed_cnn
 
 __all__ = ["TrainingRun", "train", "evaluate", "predict_files", "Scores"]
@@ -100,8 +101,6 @@ def train(
     log(
         f"features: MFCC of {len(corpus)} utterances (cached in {cache_dir or 'the default cache'})"
     )
-    from ser.cli import _progress
-
     raw = {}
     for name, part in (
         ("train", split.train),
@@ -112,10 +111,10 @@ def train(
             list(part),
             config=config,
             cache_dir=cache_dir,
-            progress=_progress(f"  {name}") if verbose else None,
+            progress=progress_printer(f"  {name}") if verbose else None,
         )
     t_features = time.perf_counter() - t0
-    cmvn = fit_normalisation(raw["train"])  # training speakers only
+    cmvn = fit_cmvn(raw["train"])  # M10, training speakers only
     sets = {
         name: FeatureSet.build(list(part), raw[name], labels, cmvn)
         for name, part in (

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features import CMVNStats, MFCCConfig, fit_cmvn, mfcc_batch
+from features import CMVNStats, MFCCConfig, mfcc_batch
 from ser.corpus.records import Utterance
 
 __all__ = ["FeatureSet", "extract_features", "fixed_length", "default_cache_dir", "SYNTH_VERSION"]
@@ -156,8 +156,3 @@ class FeatureSet:
     def sampler(self):
         """``x(epoch, rng)`` for ``Sequential.fit``: fresh random crops every epoch."""
         return lambda epoch, rng: self.tensor(rng)
-
-
-def fit_normalisation(train_raw: list[np.ndarray]) -> CMVNStats:
-    """Global CMVN statistics from the training utterances only (M10)."""
-    return fit_cmvn(train_raw)

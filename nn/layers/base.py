@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn import backend, initializers, regularizers
+from nn import backend, initializers
 from nn.functional.activations import ACTIVATIONS
 
 __all__ = ["Layer"]
@@ -150,4 +150,3 @@ class _NoCache:
 
 
 NO_CACHE = _NoCache()
-_ = regularizers  # re-exported for subclasses
