@@ -1,0 +1,62 @@
+"""Helpers shared by the recurrent twins: time-major layout, the mask, denormal flushing.
+
+The twins keep sequences **time major**, (T, N, .) instead of the references' (N, T, .), so
+that the slice for step t is one contiguous (N, .) block: the recurrent product of each step
+is then a plain BLAS call on contiguous memory, and the input projection of all steps is a
+single (T N, D) @ (D, G H) product before the time loop.
+
+**Denormals.** With the loss on the last of 300 steps, the gradient reaching the early steps
+shrinks geometrically; in float32 it falls below the smallest normal number (1.2e-38) into
+subnormal numbers, which x86 processors handle in microcode, tens of times slower than normal
+ones. The backward loops therefore flush every value below ``tiny`` (the dtype's smallest
+normal number) to zero, in the gradient they carry and in the gate gradients they hand to
+BLAS. The values flushed are below 1.2e-38 (float32) or 2.2e-308 (float64): far below any
+tolerance, and exactly what a CPU in flush-to-zero mode would do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from nn.functional.sequence import time_mask
+
+__all__ = ["time_major", "time_major_mask", "flush_denormals", "sigmoid", "tiny"]
+
+
+def time_major(x, dtype):
+    """(N, T, D) -> contiguous (T, N, D) in ``dtype``."""
+    return np.ascontiguousarray(np.asarray(x).transpose(1, 0, 2), dtype=dtype)
+
+
+def time_major_mask(mask, N, T, dtype):
+    """The (N, T) 0/1 mask as a contiguous (T, N) array; all ones when there is none.
+
+    With m = 1 the carry m h~ + (1 - m) h_prev is h~ exactly, so unmasked batches give the
+    reference's numbers.
+    """
+    m = time_mask(mask, N, T, dtype)
+    return np.ones((T, N), dtype=dtype) if m is None else np.ascontiguousarray(m.T)
+
+
+def tiny(dtype) -> float:
+    """The smallest normal number of ``dtype``; anything smaller in magnitude is flushed."""
+    return float(np.finfo(dtype).tiny)
+
+
+@njit(cache=True)
+def flush_denormals(a, tiny):
+    """a[...] = 0 where |a| < tiny, in place (a is contiguous)."""
+    flat = a.reshape(-1)
+    for k in range(flat.size):
+        if abs(flat[k]) < tiny:
+            flat[k] = 0.0
+
+
+@njit(cache=True)
+def sigmoid(v):
+    """The stable logistic function of ``nn.functional.activations.sigmoid``, one scalar."""
+    e = math.exp(-abs(v))
+    return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
