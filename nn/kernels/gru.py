@@ -5,13 +5,19 @@ denormals are flushed in the backward loop; see nn/kernels/sequence.py)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
 from nn.functional.gru import _split_bias
-from nn.kernels.sequence import flush_denormals, sigmoid, time_major, time_major_mask, tiny
+from nn.kernels.sequence import (
+    flush_denormals,
+    matmul,
+    sigmoid,
+    tanh,
+    time_major,
+    time_major_mask,
+    tiny,
+)
 
 __all__ = ["gru_forward", "gru_backward"]
 
@@ -43,10 +49,10 @@ def _forward_loop(a_in, U, b_rec, reset_after, m, hs, saved):
                 z, r = saved[t, n, k], saved[t, n, H + k]
                 if reset_after:
                     rec_h = rec[n, 2 * H + k]
-                    hh = math.tanh(a_in[t, n, 2 * H + k] + r * rec_h)  # eq. G3a
+                    hh = tanh(a_in[t, n, 2 * H + k] + r * rec_h)  # eq. G3a
                 else:
                     rec_h = rh[n, k]
-                    hh = math.tanh(a_in[t, n, 2 * H + k] + rh_U[n, k])  # eq. G3b
+                    hh = tanh(a_in[t, n, 2 * H + k] + rh_U[n, k])  # eq. G3b
                 saved[t, n, 2 * H + k], saved[t, n, 3 * H + k] = hh, rec_h
                 h = z * hs[t, n, k] + (1.0 - z) * hh  # eq. G4
                 hs[t + 1, n, k] = keep * h + (1.0 - keep) * hs[t, n, k]  # eq. R-mask
@@ -100,7 +106,7 @@ def gru_forward(x, W, U, b, h0, mask=None, reset_after=True):
     dtype = np.result_type(x, W, U, h0)
     b_in, b_rec = _split_bias(b, H, reset_after)
     xt = time_major(x, dtype)
-    a_in = (xt.reshape(T * N, D) @ W.astype(dtype, copy=False)).reshape(T, N, 3 * H)
+    a_in = matmul(xt.reshape(T * N, D), W.astype(dtype, copy=False)).reshape(T, N, 3 * H)
     if b_in is not None:
         a_in += b_in
     b_rec = np.zeros(3 * H, dtype) if b_rec is None else b_rec.astype(dtype)
@@ -125,15 +131,17 @@ def gru_backward(dhs, dh_last, cache):
         time_major(dhs, dtype), dh, U_, reset_after, m, hs, saved, dXW, dREC, tiny(dtype)
     )
     dXW2 = dXW.reshape(T * N, 3 * H)
-    dx = (dXW2 @ W.T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
-    dW = xt.reshape(T * N, D).T @ dXW2
+    dx = matmul(dXW2, W.T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
+    dW = matmul(xt.reshape(T * N, D).T, dXW2)
     h_prev = hs[:-1].reshape(T * N, H)
     if reset_after:
         dREC2 = dREC.reshape(T * N, 3 * H)
-        dU = h_prev.T @ dREC2
+        dU = matmul(h_prev.T, dREC2)
     else:
         rh = saved[:, :, 3 * H :].reshape(T * N, H)
-        dU = np.concatenate([h_prev.T @ dXW2[:, : 2 * H], rh.T @ dXW2[:, 2 * H :]], axis=1)
+        dU = np.concatenate(
+            [matmul(h_prev.T, dXW2[:, : 2 * H]), matmul(rh.T, dXW2[:, 2 * H :])], axis=1
+        )
     db = None
     if has_bias:
         db = np.stack([dXW2.sum(axis=0), dREC2.sum(axis=0)]) if reset_after else dXW2.sum(0)

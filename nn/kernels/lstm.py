@@ -10,12 +10,18 @@ backward loop flushes denormals (nn/kernels/sequence.py).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-from nn.kernels.sequence import flush_denormals, sigmoid, time_major, time_major_mask, tiny
+from nn.kernels.sequence import (
+    flush_denormals,
+    matmul,
+    sigmoid,
+    tanh,
+    time_major,
+    time_major_mask,
+    tiny,
+)
 
 __all__ = ["lstm_forward", "lstm_backward"]
 
@@ -32,10 +38,10 @@ def _forward_loop(a_in, U, m, hs, cs, gates, tanh_c):
             for k in range(H):
                 i = sigmoid(a[n, k])  # eq. L1
                 f = sigmoid(a[n, H + k])  # eq. L2
-                g = math.tanh(a[n, 2 * H + k])
+                g = tanh(a[n, 2 * H + k])
                 o = sigmoid(a[n, 3 * H + k])  # eq. L3
                 c = f * cs[t, n, k] + i * g  # eq. L4
-                tc = math.tanh(c)
+                tc = tanh(c)
                 h = o * tc  # eq. L5
                 gates[t, n, k], gates[t, n, H + k] = i, f
                 gates[t, n, 2 * H + k], gates[t, n, 3 * H + k] = g, o
@@ -75,7 +81,7 @@ def lstm_forward(x, W, U, b, h0, c0, mask=None):
     H = U.shape[0]
     dtype = np.result_type(x, W, U, h0, c0)
     xt = time_major(x, dtype)
-    a_in = (xt.reshape(T * N, D) @ W.astype(dtype, copy=False)).reshape(T, N, 4 * H)
+    a_in = matmul(xt.reshape(T * N, D), W.astype(dtype, copy=False)).reshape(T, N, 4 * H)
     if b is not None:
         a_in += b
     m = time_major_mask(mask, N, T, dtype)
@@ -100,8 +106,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
     UT = np.ascontiguousarray(U.T, dtype)
     _backward_loop(time_major(dhs, dtype), dh, dc, UT, m, cs, gates, tanh_c, dA, tiny(dtype))
     dA2 = dA.reshape(T * N, 4 * H)
-    dx = (dA2 @ W.T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
-    dW = xt.reshape(T * N, D).T @ dA2
-    dU = hs[:-1].reshape(T * N, H).T @ dA2
+    dx = matmul(dA2, W.T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
+    dW = matmul(xt.reshape(T * N, D).T, dA2)
+    dU = matmul(hs[:-1].reshape(T * N, H).T, dA2)
     db = dA2.sum(axis=0) if has_bias else None
     return np.ascontiguousarray(dx), dW, dU, db, dh, dc

@@ -5,12 +5,10 @@ nn/kernels/sequence.py)."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-from nn.kernels.sequence import flush_denormals, time_major, time_major_mask, tiny
+from nn.kernels.sequence import flush_denormals, matmul, tanh, time_major, time_major_mask, tiny
 
 __all__ = ["rnn_forward", "rnn_backward"]
 
@@ -24,7 +22,7 @@ def _forward_loop(a_in, U, m, hs, h_new):
         for n in range(N):
             keep = m[t, n]
             for k in range(H):
-                h = math.tanh(a[n, k])  # eq. R0
+                h = tanh(a[n, k])  # eq. R0
                 h_new[t, n, k] = h
                 hs[t + 1, n, k] = keep * h + (1.0 - keep) * hs[t, n, k]  # eq. R-mask
 
@@ -51,7 +49,7 @@ def rnn_forward(x, W, U, b, h0, mask=None):
     H = U.shape[0]
     dtype = np.result_type(x, W, U, h0)
     xt = time_major(x, dtype)
-    a_in = (xt.reshape(T * N, D) @ W.astype(dtype, copy=False)).reshape(T, N, H)
+    a_in = matmul(xt.reshape(T * N, D), W.astype(dtype, copy=False)).reshape(T, N, H)
     if b is not None:
         a_in += b
     m = time_major_mask(mask, N, T, dtype)
@@ -73,8 +71,8 @@ def rnn_backward(dhs, dh_last, cache):
     UT = np.ascontiguousarray(U.T, dtype)
     _backward_loop(time_major(dhs, dtype), dh, UT, m, h_new, dA, tiny(dtype))
     dA2 = dA.reshape(T * N, H)
-    dx = (dA2 @ W.T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
-    dW = xt.reshape(T * N, D).T @ dA2
-    dU = hs[:-1].reshape(T * N, H).T @ dA2
+    dx = matmul(dA2, W.T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
+    dW = matmul(xt.reshape(T * N, D).T, dA2)
+    dU = matmul(hs[:-1].reshape(T * N, H).T, dA2)
     db = dA2.sum(axis=0) if has_bias else None
     return np.ascontiguousarray(dx), dW, dU, db, dh

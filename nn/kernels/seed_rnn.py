@@ -9,12 +9,18 @@ step is one product before the time loop.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-from nn.kernels.sequence import flush_denormals, sigmoid, time_major, time_major_mask, tiny
+from nn.kernels.sequence import (
+    flush_denormals,
+    matmul,
+    sigmoid,
+    tanh,
+    time_major,
+    time_major_mask,
+    tiny,
+)
 
 __all__ = ["seed_rnn_forward", "seed_rnn_backward"]
 
@@ -35,7 +41,7 @@ def _forward_loop(xh, W_f, W_hh, m, hs, fs, f_new, h_new):
         for n in range(N):
             keep = m[t, n]
             for k in range(H):
-                h = math.tanh(a[n, k])  # eq. R4
+                h = tanh(a[n, k])  # eq. R4
                 h_new[t, n, k] = h
                 hs[t + 1, n, k] = keep * h + (1.0 - keep) * hs[t, n, k]  # eq. R-mask
                 fs[t + 1, n, k] = keep * f_new[t, n, k] + (1.0 - keep) * fs[t, n, k]
@@ -75,7 +81,7 @@ def seed_rnn_forward(x, W_i, W_f, W_o, W_h, h0, mask=None):
     dtype = np.result_type(x, W_h, W_f, h0)
     xt = time_major(x, dtype)
     W_hh = np.ascontiguousarray(W_h[:H], dtype)
-    xh = (xt.reshape(T * N, D) @ W_h[H:].astype(dtype, copy=False)).reshape(T, N, H)
+    xh = matmul(xt.reshape(T * N, D), W_h[H:].astype(dtype, copy=False)).reshape(T, N, H)
     m = time_major_mask(mask, N, T, dtype)
     hs, fs = np.empty((T + 1, N, H), dtype), np.empty((T + 1, N, H), dtype)
     hs[0], fs[0] = h0, 1.0  # f_0 = 1 (nn.functional.seed_rnn.initial_forget_gate)
@@ -100,9 +106,9 @@ def seed_rnn_backward(dhs, dh_last, cache):
         time_major(dhs, dtype), dh, W_fT, W_hhT, m, hs, fs, f_new, h_new, dA, dAF, tiny(dtype)
     )
     dA2 = dA.reshape(T * N, H)
-    dx = (dA2 @ W_h[H:].T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
+    dx = matmul(dA2, W_h[H:].T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
     fh = (fs[:-1] * hs[:-1]).reshape(T * N, H)
-    dW_h = np.concatenate([fh.T @ dA2, xt.reshape(T * N, D).T @ dA2])
-    dW_f = hs[:-1].reshape(T * N, H).T @ dAF.reshape(T * N, H)
+    dW_h = np.concatenate([matmul(fh.T, dA2), matmul(xt.reshape(T * N, D).T, dA2)])
+    dW_f = matmul(hs[:-1].reshape(T * N, H).T, dAF.reshape(T * N, H))
     zeros = np.zeros_like(W_i, dtype=dtype), np.zeros_like(W_o, dtype=dtype)
     return np.ascontiguousarray(dx), zeros[0], dW_f, zeros[1], dW_h, dh
