@@ -35,15 +35,31 @@ def _select():
         raise ValueError(f"SER_NN_BACKEND must be 'numba' or 'numpy', got {wanted!r}")
     if wanted == "numba":
         try:
-            from nn.kernels import activations, conv, optim, pool
+            from nn.kernels import activations, conv, gru, lstm, optim, pool, rnn, seed_rnn
 
             return "numba", SimpleNamespace(
-                conv=conv, pool=pool, optim=optim, activations=activations
+                conv=conv,
+                pool=pool,
+                optim=optim,
+                activations=activations,
+                rnn=rnn,
+                seed_rnn=seed_rnn,
+                lstm=lstm,
+                gru=gru,
             )
         except ImportError as err:  # numba missing or broken: still usable, only slower
             warnings.warn(f"Numba unavailable ({err}); using the NumPy references", stacklevel=2)
+    from nn.functional import gru, lstm, rnn, seed_rnn
+
     return "numpy", SimpleNamespace(
-        conv=_conv_ref, pool=_pool_ref, optim=_optimizers, activations=_activations_ref
+        conv=_conv_ref,
+        pool=_pool_ref,
+        optim=_optimizers,
+        activations=_activations_ref,
+        rnn=rnn,
+        seed_rnn=seed_rnn,
+        lstm=lstm,
+        gru=gru,
     )
 
 

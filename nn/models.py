@@ -77,6 +77,11 @@ class Sequential:
         """Append a layer; it is built now if the shapes before it are known (as Keras)."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a layer, got {type(layer).__name__}")
+        if getattr(layer, "return_state", False):
+            raise ValueError(
+                f"{type(layer).__name__}(return_state=True) returns several arrays; a "
+                "Sequential model passes one array from layer to layer"
+            )
         if layer.name is None:
             n = self._counts.get(layer.kind, 0)
             self._counts[layer.kind] = n + 1
@@ -147,8 +152,11 @@ class Sequential:
         return x.astype(self.dtype, copy=False)
 
     def forward(self, x, training=False):
+        mask = None  # a Masking layer starts a time mask; recurrent and pooling layers use it
         for layer in self.layers:
-            x = layer.forward(x, training=training)
+            out = layer.forward(x, training=training, mask=mask)
+            mask = layer.compute_mask(x, mask)
+            x = out
         return x
 
     def _fused(self) -> bool:

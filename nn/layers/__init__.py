@@ -1,12 +1,16 @@
 """Keras-like layers: Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout,
-Activation. Each holds ``params`` and ``grads`` and calls ``nn.functional`` / ``nn.kernels``
+Activation; SimpleRNN, SeedRNN, LSTM, GRU, Bidirectional; Masking, GlobalAveragePooling1D,
+AttentionPooling1D. Each holds ``params`` and ``grads`` and calls ``nn.functional`` / ``nn.kernels``
 through ``nn.backend``."""
 
 from nn.layers.base import Layer
+from nn.layers.bidirectional import Bidirectional
 from nn.layers.conv import Conv2D
 from nn.layers.core import Activation, Dropout, Flatten
 from nn.layers.dense import Dense
 from nn.layers.pooling import AveragePooling2D, MaxPooling2D
+from nn.layers.recurrent import GRU, LSTM, SeedRNN, SimpleRNN
+from nn.layers.temporal import AttentionPooling1D, GlobalAveragePooling1D, Masking
 
 __all__ = [
     "Layer",
@@ -17,9 +21,33 @@ __all__ = [
     "Flatten",
     "Dropout",
     "Activation",
+    "SimpleRNN",
+    "SeedRNN",
+    "LSTM",
+    "GRU",
+    "Bidirectional",
+    "Masking",
+    "GlobalAveragePooling1D",
+    "AttentionPooling1D",
 ]
 
 LAYER_CLASSES = {
     cls.__name__: cls
-    for cls in (Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout, Activation)
+    for cls in (
+        Dense,
+        Conv2D,
+        MaxPooling2D,
+        AveragePooling2D,
+        Flatten,
+        Dropout,
+        Activation,
+        SimpleRNN,
+        SeedRNN,
+        LSTM,
+        GRU,
+        Bidirectional,
+        Masking,
+        GlobalAveragePooling1D,
+        AttentionPooling1D,
+    )
 }

@@ -21,6 +21,7 @@ class Layer:
     ``_backward``; the activation, the shape checks and the bookkeeping live here."""
 
     kind = "layer"  # the Keras-style base name: "dense", "conv2d", ...
+    supports_masking = False  # True: takes a (N, T) time mask (docs/rnn.md, "Masks")
 
     def __init__(self, *, activation=None, input_shape=None, name=None, dtype=None):
         if activation not in ACTIVATIONS:
@@ -40,6 +41,7 @@ class Layer:
         self._cache = None
         self._act_cache = None
         self._need_dx = True
+        self._mask = None
         self.preactivation = None
 
     # ---- building ---------------------------------------------------------------------
@@ -85,9 +87,14 @@ class Layer:
                 f"received {tuple(x.shape)}"
             )
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """The layer's output for a batch x shaped (N,) + input_shape."""
+    def forward(self, x: np.ndarray, training: bool = False, mask=None) -> np.ndarray:
+        """The layer's output for a batch x shaped (N,) + input_shape.
+
+        ``mask`` (N, T) marks the real steps of a padded batch of sequences (1) and the
+        padding (0); only layers with ``supports_masking`` accept one.
+        """
         self._check_input(x)
+        self._mask = self._accept_mask(x, mask)
         z, self._cache = self._forward(x, training)
         forward, _ = backend.activation(self.activation)
         out, self._act_cache = forward(z)
@@ -115,6 +122,28 @@ class Layer:
             self.grads[name] += g
         self._clear_cache()
         return dx
+
+    def _accept_mask(self, x, mask):
+        if mask is None:
+            return None
+        if not self.supports_masking:
+            raise ValueError(
+                f"layer {self.name!r} ({type(self).__name__}) received a time mask but cannot "
+                "use one; put a pooling layer or a recurrent layer with "
+                "return_sequences=False before it"
+            )
+        mask = np.asarray(mask)
+        if mask.shape != x.shape[:2]:
+            raise ValueError(
+                f"layer {self.name!r}: the mask must be shaped (N, T) = {x.shape[:2]}, "
+                f"got {mask.shape}"
+            )
+        return mask
+
+    def compute_mask(self, x, mask):
+        """The time mask of this layer's output: passed on unchanged by layers that support
+        masking (element-wise ones), consumed (None) by the others."""
+        return mask if self.supports_masking else None
 
     def _require_cache(self):
         if self._cache is None:

@@ -33,6 +33,7 @@ class Dropout(Layer):
     """
 
     kind = "dropout"
+    supports_masking = True
 
     def __init__(self, rate, *, input_shape=None, name=None, dtype=None):
         super().__init__(input_shape=input_shape, name=name, dtype=dtype)
@@ -62,6 +63,7 @@ class Activation(Layer):
     """An activation on its own: relu, tanh, sigmoid, softmax or linear."""
 
     kind = "activation"
+    supports_masking = True
 
     def __init__(self, activation, *, input_shape=None, name=None, dtype=None):
         super().__init__(activation=activation, input_shape=input_shape, name=name, dtype=dtype)
