@@ -12,6 +12,10 @@ from pathlib import Path
 
 from ser.progress import progress_printer  # no numpy behind it: the CLI still starts fast
 
+# the keys of ser.recipes.RECIPES, written out so that building the parser imports no Numba
+# (tests/ser/test_cli_models.py checks that the two agree)
+MODELS = ("cnn", "lstm", "gru", "seed-rnn", "bilstm-attention")
+
 __all__ = ["main"]
 
 
@@ -122,6 +126,7 @@ def _cmd_demo(args) -> None:
             corpus_name=args.corpus,
             cache_dir=args.cache,
             verbose=1,
+            model=args.model,
         )
     except (ValueError, FileNotFoundError) as err:
         raise UserError(str(err)) from err
@@ -134,7 +139,12 @@ def _cmd_train(args) -> None:
     try:
         corpus = load_corpus(args.corpus, args.data)
         run = train(
-            corpus, labels=args.emotions, epochs=args.epochs, seed=args.seed, cache_dir=args.cache
+            corpus,
+            labels=args.emotions,
+            epochs=args.epochs,
+            seed=args.seed,
+            cache_dir=args.cache,
+            model=args.model,
         )
     except (ValueError, FileNotFoundError) as err:
         raise UserError(str(err)) from err
@@ -235,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("ser_output"), help="folder for model, report, figures"
     )
     p.add_argument("--emotions", nargs="+", default=list(DEMO_EMOTIONS), metavar="EMOTION")
+    p.add_argument(
+        "--model", default="cnn", choices=MODELS, help="the architecture (default: the document's)"
+    )
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, help="a real corpus's folder instead of the synthetic one")
@@ -246,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="corpus folder (none: the built-in synthetic corpus)")
     p.add_argument("--corpus", default="synthetic")
     p.add_argument("--emotions", nargs="+", default=list(DEMO_EMOTIONS), metavar="EMOTION")
-    p.add_argument("--model", default="cnn", choices=["cnn"], help="the architecture")
+    p.add_argument("--model", default="cnn", choices=MODELS, help="the architecture")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("model.npz"))

@@ -14,10 +14,10 @@ import numpy as np
 
 from features import AudioError, CMVNStats, MFCCConfig, fit_cmvn, load_audio, mfcc
 from nn.metrics import accuracy, confusion_matrix, macro_f1, per_class_recall, uar
+from ser import recipes
 from ser.corpus import Corpus, speaker_split
-from ser.pipeline import N_FRAMES, FeatureSet, extract_features, fixed_length
+from ser.pipeline import N_FRAMES, FeatureSet, extract_features, fixed_length, model_features
 from ser.progress import progress_printer
-from ser.recipes import seed_cnn
 
 __all__ = ["TrainingRun", "train", "evaluate", "predict_files", "Scores"]
 
@@ -82,8 +82,13 @@ def train(
     cache_dir=None,
     verbose=1,
     log=print,
+    model="cnn",
 ) -> TrainingRun:
-    """Split ``corpus`` by speaker, extract features, train the document's CNN, test it.
+    """Split ``corpus`` by speaker, extract features, train a model, test it.
+
+    ``model`` names a recipe (``ser.recipes.RECIPES``): "cnn" is the document's CNN on
+    (128, 13, 1) MFCC maps; "lstm", "gru", "seed-rnn" and "bilstm-attention" read (128, 39)
+    sequences of MFCC + deltas + delta-deltas.
 
     The test speakers are scored once, at the end; training only ever sees the training
     speakers, and validation the validation speakers (docs/training.md).
@@ -114,18 +119,23 @@ def train(
             progress=progress_printer(f"  {name}") if verbose else None,
         )
     t_features = time.perf_counter() - t0
-    cmvn = fit_cmvn(raw["train"])  # M10, training speakers only
+    k = len(labels)
+    model_name = model
+    net, kind = recipes.build(model, k, n_mfcc=config.n_mfcc, n_frames=N_FRAMES, seed=seed)
+    inputs = {name: [model_features(f, kind) for f in raw[name]] for name in raw}
+    cmvn = fit_cmvn(inputs["train"])  # M10, training speakers only
     sets = {
-        name: FeatureSet.build(list(part), raw[name], labels, cmvn)
+        name: FeatureSet.build(list(part), inputs[name], labels, cmvn, kind)
         for name, part in (
             ("train", split.train),
             ("validation", split.validation),
             ("test", split.test),
         )
     }
-    k = len(labels)
-    model = seed_cnn(k, input_shape=(N_FRAMES, config.n_mfcc, 1), seed=seed)
+    model = net
     model.metadata = {
+        "recipe": model_name,
+        "input": kind,
         "labels": labels,
         "feature_config": config.to_dict(),
         "n_frames": N_FRAMES,
@@ -174,8 +184,10 @@ def evaluate(model, corpus: Corpus, *, cache_dir=None) -> Scores:
     if not len(corpus):
         raise ValueError(f"{corpus.name} has no utterances of the model's labels {labels}")
     config = MFCCConfig.from_dict(model.metadata["feature_config"])
+    kind = model.metadata.get("input", "image")
     raw = extract_features(list(corpus), config=config, cache_dir=cache_dir)
-    data = FeatureSet.build(list(corpus), raw, labels, _cmvn_of(model))
+    inputs = [model_features(f, kind) for f in raw]
+    data = FeatureSet.build(list(corpus), inputs, labels, _cmvn_of(model), kind)
     return Scores.of(data.labels, model.predict(data.tensor()).argmax(axis=1), labels)
 
 
@@ -188,14 +200,17 @@ def predict_files(model, paths):
     config = MFCCConfig.from_dict(model.metadata["feature_config"])
     cmvn = _cmvn_of(model)
     n_frames = int(model.metadata.get("n_frames", N_FRAMES))
+    kind = model.metadata.get("input", "image")
     for path in paths:
         try:
             y, sr = load_audio(path, sr=config.sample_rate)
-            feats = fixed_length(cmvn.apply(mfcc(y, sr=sr, config=config)), n_frames=n_frames)
+            inputs = model_features(mfcc(y, sr=sr, config=config), kind)
+            feats = fixed_length(cmvn.apply(inputs), n_frames=n_frames)
         except AudioError as err:
             message = str(err)
             if str(path) not in message:
                 message = f"{path}: {message}"
             yield path, None, message
             continue
-        yield path, model.predict(feats[None, :, :, None].astype(np.float32))[0], None
+        batch = feats[None, :, :, None] if kind == "image" else feats[None]
+        yield path, model.predict(batch.astype(np.float32))[0], None

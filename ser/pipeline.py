@@ -23,10 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from features import CMVNStats, MFCCConfig, mfcc_batch
+from features import CMVNStats, MFCCConfig, add_deltas, mfcc_batch
 from ser.corpus.records import Utterance
 
-__all__ = ["FeatureSet", "extract_features", "fixed_length", "default_cache_dir", "SYNTH_VERSION"]
+__all__ = [
+    "FeatureSet",
+    "extract_features",
+    "fixed_length",
+    "model_features",
+    "default_cache_dir",
+    "SYNTH_VERSION",
+]
 
 N_FRAMES = 128  # the document's input: 128 frames x 13 MFCCs x 1 channel
 SYNTH_VERSION = "voice-1"  # change when ser.corpus changes what a recipe sounds like
@@ -126,6 +133,17 @@ def fixed_length(feats: np.ndarray, *, n_frames: int = N_FRAMES, rng=None) -> np
     return np.pad(feats, ((before, pad - before), (0, 0)))
 
 
+def model_features(mfccs: np.ndarray, kind: str) -> np.ndarray:
+    """What a model of input ``kind`` reads, from (T, C) MFCCs, before CMVN: the MFCCs
+    themselves ("image", the CNN) or MFCCs with deltas and delta-deltas (M9), (T, 3C)
+    ("sequence", the recurrent models)."""
+    if kind == "image":
+        return mfccs
+    if kind == "sequence":
+        return add_deltas(mfccs, order=2)
+    raise ValueError(f"unknown input kind {kind!r}; 'image' or 'sequence'")
+
+
 @dataclass
 class FeatureSet:
     """Normalised MFCCs of some utterances, their labels, and the tensors the CNN takes."""
@@ -134,21 +152,25 @@ class FeatureSet:
     labels: np.ndarray  # (N,) int
     speakers: list[str]
     ids: list[str]
+    kind: str = "image"  # "image": (N, 128, C, 1) for the CNN; "sequence": (N, 128, C)
 
     @classmethod
-    def build(cls, utterances, raw_features, labels: Sequence[str], cmvn: CMVNStats):
+    def build(cls, utterances, model_inputs, labels: Sequence[str], cmvn: CMVNStats, kind="image"):
+        """``model_inputs``: each utterance's ``model_features`` (T_i, C), before CMVN."""
         index = {name: k for k, name in enumerate(labels)}
         return cls(
-            features=[cmvn.apply(f) for f in raw_features],
+            features=[cmvn.apply(f) for f in model_inputs],
             labels=np.array([index[u.emotion] for u in utterances], dtype=np.int64),
             speakers=[u.speaker for u in utterances],
             ids=[u.id for u in utterances],
+            kind=kind,
         )
 
     def tensor(self, rng=None) -> np.ndarray:
-        """(N, 128, C, 1) float32: centre crops, or random crops when ``rng`` is given."""
-        crops = [fixed_length(f, rng=rng) for f in self.features]
-        return np.stack(crops)[..., None].astype(np.float32)
+        """Float32 batches of 128 frames: centre crops, or random crops when ``rng`` is given.
+        (N, 128, C, 1) for kind "image", (N, 128, C) for "sequence"."""
+        crops = np.stack([fixed_length(f, rng=rng) for f in self.features])
+        return (crops[..., None] if self.kind == "image" else crops).astype(np.float32)
 
     def onehot(self, n_classes: int) -> np.ndarray:
         return np.eye(n_classes, dtype=np.float32)[self.labels]
