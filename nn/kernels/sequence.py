@@ -57,9 +57,14 @@ def time_major_mask(mask, N, T, dtype):
     return np.ones((T, N), dtype=dtype) if m is None else np.ascontiguousarray(m.T)
 
 
+FLUSH_DENORMALS = True
+"""Set to False only to measure what flushing saves (benchmarks/bench_rnn.py)."""
+
+
 def tiny(dtype) -> float:
-    """The smallest normal number of ``dtype``; anything smaller in magnitude is flushed."""
-    return float(np.finfo(dtype).tiny)
+    """The smallest normal number of ``dtype``; anything smaller in magnitude is flushed
+    (0.0, flushing nothing, when FLUSH_DENORMALS is off)."""
+    return float(np.finfo(dtype).tiny) if FLUSH_DENORMALS else 0.0
 
 
 @njit(cache=True)
