@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from nn.functional.activations import sigmoid
-from nn.functional.sequence import carry, carry_backward, time_mask
+from nn.functional.sequence import scan_backward, scan_forward
 
 __all__ = ["gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward"]
 
@@ -143,17 +143,13 @@ def gru_forward(x, W, U, b, h0, mask=None, reset_after=True):
     --------
     nn.kernels.gru.gru_forward : the Numba twin.
     """
-    N, T, _ = x.shape
-    m = time_mask(mask, N, T, x.dtype)
-    hs = np.zeros((N, T, h0.shape[1]), dtype=np.result_type(x, h0))
-    h, steps = h0, []
-    for t in range(T):
-        h_new, step = gru_step_forward(x[:, t], h, W, U, b, reset_after)
-        m_t = None if m is None else m[:, t]
-        h = carry(m_t, h_new, h)
-        hs[:, t] = h if m_t is None else m_t[:, None] * h
-        steps.append(step)
-    return (hs, h), (steps, m)
+
+    def step(x_t, h):
+        h_new, step_cache = gru_step_forward(x_t, h, W, U, b, reset_after)
+        return (h_new,), step_cache
+
+    hs, (h_last,), cache = scan_forward(step, x, (h0,), mask)
+    return (hs, h_last), cache
 
 
 def gru_backward(dhs, dh_last, cache):
@@ -163,23 +159,5 @@ def gru_backward(dhs, dh_last, cache):
     -------
     dx : (N, T, D)   dW : (D, 3H)   dU : (H, 3H)   db : bias-shaped or None   dh0 : (N, H)
     """
-    steps, m = cache
-    W, U, has_bias, reset_after = steps[0][6:10]
-    N, T, H = dhs.shape[0], len(steps), U.shape[0]
-    dx = np.zeros((N, T, W.shape[0]), dtype=dhs.dtype)
-    dW, dU = np.zeros_like(W, dtype=dhs.dtype), np.zeros_like(U, dtype=dhs.dtype)
-    db = None
-    if has_bias:
-        db = np.zeros((2, 3 * H) if reset_after else (3 * H,), dtype=dhs.dtype)
-    dh = dh_last
-    for t in range(T - 1, -1, -1):
-        m_t = None if m is None else m[:, t]
-        dh = dh + (dhs[:, t] if m_t is None else m_t[:, None] * dhs[:, t])
-        d_new, d_old = carry_backward(m_t, dh)
-        dx[:, t], dh_prev, dW_t, dU_t, db_t = gru_step_backward(d_new, steps[t])
-        dW += dW_t
-        dU += dU_t
-        if has_bias:
-            db += db_t
-        dh = dh_prev + d_old
-    return dx, dW, dU, db, dh
+    dx, (dW, dU, db), (dh0,) = scan_backward(gru_step_backward, dhs, (dh_last,), cache)
+    return dx, dW, dU, db, dh0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from nn.functional.activations import sigmoid
-from nn.functional.sequence import carry, carry_backward, time_mask
+from nn.functional.sequence import scan_backward, scan_forward
 
 __all__ = ["lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward"]
 
@@ -107,17 +107,12 @@ def lstm_forward(x, W, U, b, h0, c0, mask=None):
     nn.kernels.lstm.lstm_forward : the Numba twin.
     examples/06_lstm_step_by_step.py
     """
-    N, T, _ = x.shape
-    m = time_mask(mask, N, T, x.dtype)
-    hs = np.zeros((N, T, h0.shape[1]), dtype=np.result_type(x, h0))
-    h, c, steps = h0, c0, []
-    for t in range(T):
-        (h_new, c_new), step = lstm_step_forward(x[:, t], h, c, W, U, b)
-        m_t = None if m is None else m[:, t]
-        h, c = carry(m_t, h_new, h), carry(m_t, c_new, c)
-        hs[:, t] = h if m_t is None else m_t[:, None] * h
-        steps.append(step)
-    return (hs, h, c), (steps, m)
+
+    def step(x_t, h, c):
+        return lstm_step_forward(x_t, h, c, W, U, b)
+
+    hs, (h_last, c_last), cache = scan_forward(step, x, (h0, c0), mask)
+    return (hs, h_last, c_last), cache
 
 
 def lstm_backward(dhs, dh_last, dc_last, cache):
@@ -132,22 +127,5 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
     dx : (N, T, D)   dW : (D, 4H)   dU : (H, 4H)   db : (4H,) or None   dh0 : (N, H)
     dc0 : (N, H)
     """
-    steps, m = cache
-    W, U, has_bias = steps[0][8], steps[0][9], steps[0][10]
-    N, T = dhs.shape[0], len(steps)
-    dx = np.zeros((N, T, W.shape[0]), dtype=dhs.dtype)
-    dW, dU = np.zeros_like(W, dtype=dhs.dtype), np.zeros_like(U, dtype=dhs.dtype)
-    db = np.zeros(W.shape[1], dtype=dhs.dtype) if has_bias else None
-    dh, dc = dh_last, dc_last
-    for t in range(T - 1, -1, -1):
-        m_t = None if m is None else m[:, t]
-        dh = dh + (dhs[:, t] if m_t is None else m_t[:, None] * dhs[:, t])
-        dh_new, dh_old = carry_backward(m_t, dh)
-        dc_new, dc_old = carry_backward(m_t, dc)
-        dx[:, t], dh_prev, dc_prev, dW_t, dU_t, db_t = lstm_step_backward(dh_new, dc_new, steps[t])
-        dW += dW_t
-        dU += dU_t
-        if has_bias:
-            db += db_t
-        dh, dc = dh_prev + dh_old, dc_prev + dc_old
-    return dx, dW, dU, db, dh, dc
+    dx, (dW, dU, db), (dh0, dc0) = scan_backward(lstm_step_backward, dhs, (dh_last, dc_last), cache)
+    return dx, dW, dU, db, dh0, dc0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn.functional.sequence import carry, carry_backward, time_mask
+from nn.functional.sequence import scan_backward, scan_forward
 
 __all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"]
 
@@ -72,23 +72,19 @@ def rnn_forward(x, W, U, b, h0, mask=None):
     Returns
     -------
     (hs, h_last) : hs (N, T, H) every step's output; h_last (N, H) the final state
-    cache : tuple (list of step caches, mask)
+    cache : tuple (list of step caches, mask), from ``scan_forward``
 
     See Also
     --------
     nn.kernels.rnn.rnn_forward : the Numba twin.
     """
-    N, T, _ = x.shape
-    m = time_mask(mask, N, T, x.dtype)
-    hs = np.zeros((N, T, h0.shape[1]), dtype=np.result_type(x, h0))
-    h, steps = h0, []
-    for t in range(T):
-        h_new, step = rnn_step_forward(x[:, t], h, W, U, b)
-        m_t = None if m is None else m[:, t]
-        h = carry(m_t, h_new, h)
-        hs[:, t] = h if m_t is None else m_t[:, None] * h
-        steps.append(step)
-    return (hs, h), (steps, m)
+
+    def step(x_t, h):
+        h_new, step_cache = rnn_step_forward(x_t, h, W, U, b)
+        return (h_new,), step_cache
+
+    hs, (h_last,), cache = scan_forward(step, x, (h0,), mask)
+    return (hs, h_last), cache
 
 
 def rnn_backward(dhs, dh_last, cache):
@@ -107,21 +103,5 @@ def rnn_backward(dhs, dh_last, cache):
     -------
     dx : (N, T, D)    dW : (D, H)    dU : (H, H)    db : (H,) or None    dh0 : (N, H)
     """
-    steps, m = cache
-    x0, _, _, W, U, has_bias = steps[0]
-    N, T = dhs.shape[0], len(steps)
-    dx = np.zeros((N, T, W.shape[0]), dtype=dhs.dtype)
-    dW, dU = np.zeros_like(W, dtype=dhs.dtype), np.zeros_like(U, dtype=dhs.dtype)
-    db = np.zeros(W.shape[1], dtype=dhs.dtype) if has_bias else None
-    dh = dh_last
-    for t in range(T - 1, -1, -1):
-        m_t = None if m is None else m[:, t]
-        dh = dh + (dhs[:, t] if m_t is None else m_t[:, None] * dhs[:, t])
-        d_new, d_old = carry_backward(m_t, dh)
-        dx[:, t], dh_prev, dW_t, dU_t, db_t = rnn_step_backward(d_new, steps[t])
-        dW += dW_t
-        dU += dU_t
-        if has_bias:
-            db += db_t
-        dh = dh_prev + d_old
-    return dx, dW, dU, db, dh
+    dx, (dW, dU, db), (dh0,) = scan_backward(rnn_step_backward, dhs, (dh_last,), cache)
+    return dx, dW, dU, db, dh0

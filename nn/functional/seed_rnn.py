@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from nn.functional.activations import sigmoid
-from nn.functional.sequence import carry, carry_backward, time_mask
+from nn.functional.sequence import scan_backward, scan_forward
 
 __all__ = [
     "seed_rnn_step_forward",
@@ -113,18 +113,14 @@ def seed_rnn_forward(x, W_i, W_f, W_o, W_h, h0, mask=None):
     nn.kernels.seed_rnn.seed_rnn_forward : the Numba twin.
     examples/05_rnn_and_the_documents_gated_rnn.py
     """
-    N, T, _ = x.shape
-    H = h0.shape[1]
-    m = time_mask(mask, N, T, x.dtype)
-    hs = np.zeros((N, T, H), dtype=np.result_type(x, h0))
-    h, f, steps = h0, initial_forget_gate(N, H, hs.dtype), []
-    for t in range(T):
-        (h_new, f_new), step = seed_rnn_step_forward(x[:, t], h, f, W_i, W_f, W_o, W_h)
-        m_t = None if m is None else m[:, t]
-        h, f = carry(m_t, h_new, h), carry(m_t, f_new, f)
-        hs[:, t] = h if m_t is None else m_t[:, None] * h
-        steps.append(step)
-    return (hs, h), (steps, m)
+    N, H = h0.shape
+
+    def step(x_t, h, f):
+        return seed_rnn_step_forward(x_t, h, f, W_i, W_f, W_o, W_h)
+
+    f0 = initial_forget_gate(N, H, np.result_type(x, h0))
+    hs, (h_last, _), cache = scan_forward(step, x, (h0, f0), mask)
+    return (hs, h_last), cache
 
 
 def seed_rnn_backward(dhs, dh_last, cache):
@@ -135,21 +131,6 @@ def seed_rnn_backward(dhs, dh_last, cache):
     -------
     dx : (N, T, D)   dW_i, dW_f, dW_o, dW_h (dW_i and dW_o exactly zero)   dh0 : (N, H)
     """
-    steps, m = cache
-    W_f, W_h = steps[0][7], steps[0][8]
-    N, T, H = dhs.shape[0], len(steps), W_f.shape[0]
-    D = W_h.shape[0] - H
-    dx = np.zeros((N, T, D), dtype=dhs.dtype)
-    grads = [np.zeros((H + D, H)), np.zeros((H, H)), np.zeros((H, H)), np.zeros((H + D, H))]
-    grads = [g.astype(dhs.dtype) for g in grads]
-    dh, df = dh_last, np.zeros_like(dh_last)
-    for t in range(T - 1, -1, -1):
-        m_t = None if m is None else m[:, t]
-        dh = dh + (dhs[:, t] if m_t is None else m_t[:, None] * dhs[:, t])
-        dh_new, dh_old = carry_backward(m_t, dh)
-        df_new, df_old = carry_backward(m_t, df)
-        dx[:, t], dh_prev, df_prev, *dWs = seed_rnn_step_backward(dh_new, df_new, steps[t])
-        for g, dW_t in zip(grads, dWs, strict=True):
-            g += dW_t
-        dh, df = dh_prev + dh_old, df_prev + df_old
-    return (dx, *grads, dh)
+    df_last = np.zeros_like(dh_last)  # f_T reaches no output
+    dx, d_weights, (dh0, _) = scan_backward(seed_rnn_step_backward, dhs, (dh_last, df_last), cache)
+    return (dx, *d_weights, dh0)
