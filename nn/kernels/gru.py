@@ -11,7 +11,10 @@ from numba import njit
 from nn.functional.gru import _split_bias
 from nn.kernels.sequence import (
     flush_denormals,
+    input_gradients,
+    masked_outputs,
     matmul,
+    project_inputs,
     sigmoid,
     tanh,
     time_major,
@@ -105,17 +108,14 @@ def gru_forward(x, W, U, b, h0, mask=None, reset_after=True):
     H = U.shape[0]
     dtype = np.result_type(x, W, U, h0)
     b_in, b_rec = _split_bias(b, H, reset_after)
-    xt = time_major(x, dtype)
-    a_in = matmul(xt.reshape(T * N, D), W.astype(dtype, copy=False)).reshape(T, N, 3 * H)
-    if b_in is not None:
-        a_in += b_in
+    xt, a_in = project_inputs(x, W, b_in, dtype)
     b_rec = np.zeros(3 * H, dtype) if b_rec is None else b_rec.astype(dtype)
     m = time_major_mask(mask, N, T, dtype)
     hs, saved = np.empty((T + 1, N, H), dtype), np.empty((T, N, 4 * H), dtype)
     hs[0] = h0
     _forward_loop(a_in, np.ascontiguousarray(U, dtype), b_rec, reset_after, m, hs, saved)
-    out = np.ascontiguousarray((hs[1:] * m[:, :, None]).transpose(1, 0, 2))
-    return (out, hs[-1].copy()), (xt, W, U, b is not None, reset_after, m, hs, saved)
+    cache = (xt, W, U, b is not None, reset_after, m, hs, saved)
+    return (masked_outputs(hs, m), hs[-1].copy()), cache
 
 
 def gru_backward(dhs, dh_last, cache):
@@ -130,9 +130,8 @@ def gru_backward(dhs, dh_last, cache):
     _backward_loop(
         time_major(dhs, dtype), dh, U_, reset_after, m, hs, saved, dXW, dREC, tiny(dtype)
     )
+    dx, dW = input_gradients(dXW, xt, W)
     dXW2 = dXW.reshape(T * N, 3 * H)
-    dx = matmul(dXW2, W.T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
-    dW = matmul(xt.reshape(T * N, D).T, dXW2)
     h_prev = hs[:-1].reshape(T * N, H)
     if reset_after:
         dREC2 = dREC.reshape(T * N, 3 * H)
@@ -145,4 +144,4 @@ def gru_backward(dhs, dh_last, cache):
     db = None
     if has_bias:
         db = np.stack([dXW2.sum(axis=0), dREC2.sum(axis=0)]) if reset_after else dXW2.sum(0)
-    return np.ascontiguousarray(dx), dW, dU, db, dh
+    return dx, dW, dU, db, dh

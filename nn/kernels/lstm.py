@@ -15,7 +15,10 @@ from numba import njit
 
 from nn.kernels.sequence import (
     flush_denormals,
+    input_gradients,
+    masked_outputs,
     matmul,
+    project_inputs,
     sigmoid,
     tanh,
     time_major,
@@ -80,18 +83,14 @@ def lstm_forward(x, W, U, b, h0, c0, mask=None):
     N, T, D = x.shape
     H = U.shape[0]
     dtype = np.result_type(x, W, U, h0, c0)
-    xt = time_major(x, dtype)
-    a_in = matmul(xt.reshape(T * N, D), W.astype(dtype, copy=False)).reshape(T, N, 4 * H)
-    if b is not None:
-        a_in += b
+    xt, a_in = project_inputs(x, W, b, dtype)
     m = time_major_mask(mask, N, T, dtype)
     hs, cs = np.empty((T + 1, N, H), dtype), np.empty((T + 1, N, H), dtype)
     hs[0], cs[0] = h0, c0
     gates, tanh_c = np.empty((T, N, 4 * H), dtype), np.empty((T, N, H), dtype)
     _forward_loop(a_in, np.ascontiguousarray(U, dtype), m, hs, cs, gates, tanh_c)
-    out = (hs[1:] * m[:, :, None]).transpose(1, 0, 2)
     cache = (xt, W, U, b is not None, m, hs, cs, gates, tanh_c)
-    return (np.ascontiguousarray(out), hs[-1].copy(), cs[-1].copy()), cache
+    return (masked_outputs(hs, m), hs[-1].copy(), cs[-1].copy()), cache
 
 
 def lstm_backward(dhs, dh_last, dc_last, cache):
@@ -105,9 +104,8 @@ def lstm_backward(dhs, dh_last, dc_last, cache):
     dc = np.array(dc_last, dtype=dtype, copy=True)
     UT = np.ascontiguousarray(U.T, dtype)
     _backward_loop(time_major(dhs, dtype), dh, dc, UT, m, cs, gates, tanh_c, dA, tiny(dtype))
+    dx, dW = input_gradients(dA, xt, W)
     dA2 = dA.reshape(T * N, 4 * H)
-    dx = matmul(dA2, W.T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
-    dW = matmul(xt.reshape(T * N, D).T, dA2)
     dU = matmul(hs[:-1].reshape(T * N, H).T, dA2)
     db = dA2.sum(axis=0) if has_bias else None
-    return np.ascontiguousarray(dx), dW, dU, db, dh, dc
+    return dx, dW, dU, db, dh, dc

@@ -8,7 +8,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from nn.kernels.sequence import flush_denormals, matmul, tanh, time_major, time_major_mask, tiny
+from nn.kernels.sequence import (
+    flush_denormals,
+    input_gradients,
+    masked_outputs,
+    matmul,
+    project_inputs,
+    tanh,
+    time_major,
+    time_major_mask,
+    tiny,
+)
 
 __all__ = ["rnn_forward", "rnn_backward"]
 
@@ -48,16 +58,12 @@ def rnn_forward(x, W, U, b, h0, mask=None):
     N, T, D = x.shape
     H = U.shape[0]
     dtype = np.result_type(x, W, U, h0)
-    xt = time_major(x, dtype)
-    a_in = matmul(xt.reshape(T * N, D), W.astype(dtype, copy=False)).reshape(T, N, H)
-    if b is not None:
-        a_in += b
+    xt, a_in = project_inputs(x, W, b, dtype)
     m = time_major_mask(mask, N, T, dtype)
     hs, h_new = np.empty((T + 1, N, H), dtype), np.empty((T, N, H), dtype)
     hs[0] = h0
     _forward_loop(a_in, np.ascontiguousarray(U, dtype), m, hs, h_new)
-    out = np.ascontiguousarray((hs[1:] * m[:, :, None]).transpose(1, 0, 2))
-    return (out, hs[-1].copy()), (xt, W, U, b is not None, m, hs, h_new)
+    return (masked_outputs(hs, m), hs[-1].copy()), (xt, W, U, b is not None, m, hs, h_new)
 
 
 def rnn_backward(dhs, dh_last, cache):
@@ -70,9 +76,8 @@ def rnn_backward(dhs, dh_last, cache):
     dh = np.array(dh_last, dtype=dtype, copy=True)
     UT = np.ascontiguousarray(U.T, dtype)
     _backward_loop(time_major(dhs, dtype), dh, UT, m, h_new, dA, tiny(dtype))
+    dx, dW = input_gradients(dA, xt, W)
     dA2 = dA.reshape(T * N, H)
-    dx = matmul(dA2, W.T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
-    dW = matmul(xt.reshape(T * N, D).T, dA2)
     dU = matmul(hs[:-1].reshape(T * N, H).T, dA2)
     db = dA2.sum(axis=0) if has_bias else None
-    return np.ascontiguousarray(dx), dW, dU, db, dh
+    return dx, dW, dU, db, dh

@@ -14,7 +14,10 @@ from numba import njit
 
 from nn.kernels.sequence import (
     flush_denormals,
+    input_gradients,
+    masked_outputs,
     matmul,
+    project_inputs,
     sigmoid,
     tanh,
     time_major,
@@ -79,17 +82,15 @@ def seed_rnn_forward(x, W_i, W_f, W_o, W_h, h0, mask=None):
     N, T, D = x.shape
     H = W_f.shape[0]
     dtype = np.result_type(x, W_h, W_f, h0)
-    xt = time_major(x, dtype)
+    xt, xh = project_inputs(x, W_h[H:], None, dtype)  # the x rows of W_h, for every step
     W_hh = np.ascontiguousarray(W_h[:H], dtype)
-    xh = matmul(xt.reshape(T * N, D), W_h[H:].astype(dtype, copy=False)).reshape(T, N, H)
     m = time_major_mask(mask, N, T, dtype)
     hs, fs = np.empty((T + 1, N, H), dtype), np.empty((T + 1, N, H), dtype)
     hs[0], fs[0] = h0, 1.0  # f_0 = 1 (nn.functional.seed_rnn.initial_forget_gate)
     f_new, h_new = np.empty((T, N, H), dtype), np.empty((T, N, H), dtype)
     _forward_loop(xh, np.ascontiguousarray(W_f, dtype), W_hh, m, hs, fs, f_new, h_new)
-    out = np.ascontiguousarray((hs[1:] * m[:, :, None]).transpose(1, 0, 2))
     cache = (xt, W_i, W_f, W_o, W_h, m, hs, fs, f_new, h_new)
-    return (out, hs[-1].copy()), cache
+    return (masked_outputs(hs, m), hs[-1].copy()), cache
 
 
 def seed_rnn_backward(dhs, dh_last, cache):
@@ -105,10 +106,10 @@ def seed_rnn_backward(dhs, dh_last, cache):
     _backward_loop(
         time_major(dhs, dtype), dh, W_fT, W_hhT, m, hs, fs, f_new, h_new, dA, dAF, tiny(dtype)
     )
+    dx, dW_hx = input_gradients(dA, xt, W_h[H:])
     dA2 = dA.reshape(T * N, H)
-    dx = matmul(dA2, W_h[H:].T.astype(dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
     fh = (fs[:-1] * hs[:-1]).reshape(T * N, H)
-    dW_h = np.concatenate([matmul(fh.T, dA2), matmul(xt.reshape(T * N, D).T, dA2)])
+    dW_h = np.concatenate([matmul(fh.T, dA2), dW_hx])
     dW_f = matmul(hs[:-1].reshape(T * N, H).T, dAF.reshape(T * N, H))
     zeros = np.zeros_like(W_i, dtype=dtype), np.zeros_like(W_o, dtype=dtype)
-    return np.ascontiguousarray(dx), zeros[0], dW_f, zeros[1], dW_h, dh
+    return dx, zeros[0], dW_f, zeros[1], dW_h, dh

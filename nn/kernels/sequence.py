@@ -9,9 +9,10 @@ single (T N, D) @ (D, G H) product before the time loop.
 shrinks geometrically; in float32 it falls below the smallest normal number (1.2e-38) into
 subnormal numbers, which x86 processors handle in microcode, tens of times slower than normal
 ones. The backward loops therefore flush every value below ``tiny`` (the dtype's smallest
-normal number) to zero, in the gradient they carry and in the gate gradients they hand to
-BLAS. The values flushed are below 1.2e-38 (float32) or 2.2e-308 (float64): far below any
-tolerance, and exactly what a CPU in flush-to-zero mode would do.
+normal number) to zero: in the gradient they carry, in the gate gradients they hand to
+BLAS, and in the input gradient they return. The values flushed are below 1.2e-38 (float32)
+or 2.2e-308 (float64): far below any tolerance, and exactly what a CPU in flush-to-zero mode
+would do.
 """
 
 from __future__ import annotations
@@ -40,6 +41,41 @@ def matmul(a, b):
     """
     gemm = blas.sgemm if a.dtype == np.float32 else blas.dgemm
     return gemm(1.0, b.T, a.T).T
+
+
+def project_inputs(x, W, b, dtype):
+    """The time-major input and its projection for every step at once, before the loop.
+
+    x : (N, T, D)    W : (D, G H)    b : (G H,) or None
+    Returns xt (T, N, D) and a_in (T, N, G H) = x_t W + b for every t: one product.
+    """
+    N, T, D = x.shape
+    xt = time_major(x, dtype)
+    a_in = matmul(xt.reshape(T * N, D), W.astype(dtype, copy=False)).reshape(T, N, -1)
+    if b is not None:
+        a_in += b
+    return xt, a_in
+
+
+def input_gradients(dA, xt, W):
+    """Back through ``project_inputs`` for every step at once: dx (N, T, D) = dA W^T and
+    dW (D, G H) = sum_t x_t^T dA_t, from dA (T, N, G H) and xt (T, N, D).
+
+    dx is flushed too: a gate gradient just above the normal range times a weight below 1
+    is subnormal again, and dx is what the layer below (a stacked recurrent layer) carries
+    into its own backward loop.
+    """
+    T, N, D = xt.shape
+    dA2 = dA.reshape(T * N, -1)
+    dx = matmul(dA2, W.T.astype(dA.dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
+    dx = np.ascontiguousarray(dx)
+    flush_denormals(dx, tiny(dx.dtype))
+    return dx, matmul(xt.reshape(T * N, D).T, dA2)
+
+
+def masked_outputs(hs, m):
+    """The layer's (N, T, H) outputs from the (T + 1, N, H) states: 0 at padded steps."""
+    return np.ascontiguousarray((hs[1:] * m[:, :, None]).transpose(1, 0, 2))
 
 
 def time_major(x, dtype):
