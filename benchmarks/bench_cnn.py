@@ -16,31 +16,18 @@ from __future__ import annotations
 
 import argparse
 import os
-from types import SimpleNamespace
 
 import numpy as np
 from timing import median_time  # benchmarks/timing.py, beside this script
 
 from nn import backend
-from nn.functional import conv as ref_conv
-from nn.functional import pool as ref_pool
 from nn.layers import Conv2D
 from ser.recipes import seed_cnn
 
 
 def use_references(on: bool):
     """Switch the layers between the Numba kernels and the NumPy references."""
-    if on:
-        from nn import optimizers
-        from nn.functional import activations as ref_act
-
-        backend.ops = SimpleNamespace(
-            conv=ref_conv, pool=ref_pool, optim=optimizers, activations=ref_act
-        )
-    else:
-        from nn.kernels import activations, conv, optim, pool
-
-        backend.ops = SimpleNamespace(conv=conv, pool=pool, optim=optim, activations=activations)
+    backend.ops = backend.implementations("numpy" if on else "numba")
 
 
 def ours_step(model, x, y):

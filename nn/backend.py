@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import os
 import warnings
 from contextlib import contextmanager
@@ -23,10 +24,26 @@ from types import SimpleNamespace
 
 from nn import optimizers as _optimizers
 from nn.functional import activations as _activations_ref
-from nn.functional import conv as _conv_ref
-from nn.functional import pool as _pool_ref
 
-__all__ = ["ops", "name", "keep_freed_memory", "model_threads", "activation"]
+__all__ = ["ops", "name", "implementations", "keep_freed_memory", "model_threads", "activation"]
+
+
+_FAMILIES = ("conv", "pool", "activations", "rnn", "seed_rnn", "lstm", "gru")
+
+
+def implementations(which: str) -> SimpleNamespace:
+    """The operations of one implementation, by family: ``ops.conv``, ``ops.lstm``, ...
+
+    "numba": the twins in ``nn/kernels/`` (Adam: ``nn.kernels.optim``); "numpy": the
+    references in ``nn/functional/`` (Adam: ``nn.optimizers``). Benchmarks assign the result
+    to ``nn.backend.ops`` to time one against the other.
+    """
+    if which not in ("numba", "numpy"):
+        raise ValueError(f"the backend must be 'numba' or 'numpy', got {which!r}")
+    package = "nn.kernels" if which == "numba" else "nn.functional"
+    families = {f: importlib.import_module(f"{package}.{f}") for f in _FAMILIES}
+    optim = importlib.import_module("nn.kernels.optim") if which == "numba" else _optimizers
+    return SimpleNamespace(optim=optim, **families)
 
 
 def _select():
@@ -35,32 +52,10 @@ def _select():
         raise ValueError(f"SER_NN_BACKEND must be 'numba' or 'numpy', got {wanted!r}")
     if wanted == "numba":
         try:
-            from nn.kernels import activations, conv, gru, lstm, optim, pool, rnn, seed_rnn
-
-            return "numba", SimpleNamespace(
-                conv=conv,
-                pool=pool,
-                optim=optim,
-                activations=activations,
-                rnn=rnn,
-                seed_rnn=seed_rnn,
-                lstm=lstm,
-                gru=gru,
-            )
+            return "numba", implementations("numba")
         except ImportError as err:  # numba missing or broken: still usable, only slower
             warnings.warn(f"Numba unavailable ({err}); using the NumPy references", stacklevel=2)
-    from nn.functional import gru, lstm, rnn, seed_rnn
-
-    return "numpy", SimpleNamespace(
-        conv=_conv_ref,
-        pool=_pool_ref,
-        optim=_optimizers,
-        activations=_activations_ref,
-        rnn=rnn,
-        seed_rnn=seed_rnn,
-        lstm=lstm,
-        gru=gru,
-    )
+    return "numpy", implementations("numpy")
 
 
 name, ops = _select()
