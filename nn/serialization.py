@@ -147,12 +147,12 @@ def load_model(path):
                 raise ModelFileError(f"{path}: unknown layer class {spec['class']!r}")
             config = dict(spec["config"])
             config.pop("input_shape", None)
-            if spec["class"] in ("Dense", "Conv2D"):
-                config["kernel_regularizer"] = config.get("kernel_regularizer")
             model.add(cls(**config))
         model.build(arch["input_shape"])
-    except (KeyError, TypeError) as err:
-        raise ModelFileError(f"{path}: the architecture description is incomplete ({err})") from err
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(
+            f"{path}: the architecture description is incomplete or invalid ({err})"
+        ) from err
     for i, layer in enumerate(model.layers):
         for name, param in layer.params.items():
             key = f"weights/{i}/{name}"

@@ -32,7 +32,11 @@ class Bidirectional(Layer):
         if isinstance(layer, dict):  # from a saved model's description
             from nn.layers import LAYER_CLASSES
 
-            layer = LAYER_CLASSES[layer["class"]](**layer["config"])
+            name = layer.get("class")
+            cls = LAYER_CLASSES.get(name)
+            if cls is None:
+                raise ValueError(f"Bidirectional wraps an unknown layer class {name!r}")
+            layer = cls(**layer.get("config", {}))
         if not isinstance(layer, Recurrent):
             raise TypeError(f"Bidirectional wraps a recurrent layer, got {type(layer).__name__}")
         if layer.return_state:
