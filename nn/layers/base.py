@@ -152,7 +152,7 @@ class Layer:
             )
 
     def _clear_cache(self):
-        self._cache = self._act_cache = self.preactivation = None
+        self._cache = self._act_cache = self.preactivation = self._mask = None
 
     # ---- regularisation ------------------------------------------------------------------
     def regularization_loss(self) -> float:
