@@ -9,14 +9,13 @@ import numpy as np
 from numba import njit
 
 from nn.functional.gru import _split_bias
+from nn.kernels import rows, vmath
 from nn.kernels.sequence import (
     flush_denormals,
     input_gradients,
     masked_outputs,
     matmul,
     project_inputs,
-    sigmoid,
-    tanh,
     time_major,
     time_major_mask,
     tiny,
@@ -25,43 +24,81 @@ from nn.kernels.sequence import (
 __all__ = ["gru_forward", "gru_backward"]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _candidate_row(x, r, rec_h, out):
+    """out = tanh(x + r rec_h): the candidate state h~ (eq. G3a; G3b with r = 1); one row."""
+    for k in range(out.size):
+        out[k] = vmath.tanh(x[k] + r[k] * rec_h[k])
+
+
+@njit(cache=True, error_model="numpy")
+def _update_row(z, hh, h_prev, keep, h_new):
+    """h_new = z h_{t-1} + (1 - z) h~ (eq. G4), carried over a padded step; one row."""
+    for k in range(h_new.size):
+        h = z[k] * h_prev[k] + (1.0 - z[k]) * hh[k]
+        h_new[k] = keep * h + (1.0 - keep) * h_prev[k]
+
+
+@njit(cache=True, error_model="numpy")
 def _forward_loop(a_in, U, b_rec, reset_after, m, hs, saved):
     """hs: (T + 1, N, H) states; saved: (T, N, 4H) z, r, h~ and rec_h of every step, where
-    rec_h is h_{t-1} U_h + b'_h (reset_after) or r h_{t-1} (Cho et al.)."""
+    rec_h is h_{t-1} U_h + b'_h (reset_after) or r h_{t-1} (Cho et al.). The row loops
+    vectorise (nn/kernels/rows.py)."""
     T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     U_zr = np.ascontiguousarray(U[:, : 2 * H])
     U_h = np.ascontiguousarray(U[:, 2 * H :])
-    rh = np.empty((N, H), hs.dtype)
+    rec = np.empty((N, 3 * H), hs.dtype)
+    rec_zr = np.empty((N, 2 * H), hs.dtype)  # Cho et al.: h_{t-1} U_zr alone
+    rh, rh_U = np.empty((N, H), hs.dtype), np.empty((N, H), hs.dtype)
+    ones = np.ones(H, hs.dtype)
     for t in range(T):
         if reset_after:
-            rec = np.dot(hs[t], U) + b_rec
+            np.dot(hs[t], U, rec)
         else:
-            rec = np.dot(hs[t], U_zr)
+            np.dot(hs[t], U_zr, rec_zr)
         for n in range(N):
-            for k in range(H):
-                z = sigmoid(a_in[t, n, k] + rec[n, k])  # eq. G1
-                r = sigmoid(a_in[t, n, H + k] + rec[n, H + k])  # eq. G2
-                saved[t, n, k], saved[t, n, H + k] = z, r
-                rh[n, k] = r * hs[t, n, k]
+            a, s = a_in[t, n], saved[t, n]
+            r_n = rec[n] if reset_after else rec_zr[n]
+            if reset_after:
+                rows.add_into(r_n, b_rec)
+            rows.sigmoid_of_sum(a[: 2 * H], r_n[: 2 * H], s[: 2 * H])  # eqs. G1, G2
+            if reset_after:
+                s[3 * H :] = r_n[2 * H :]  # rec_h = h_{t-1} U_h + b'_h
+            else:
+                rows.product(s[H : 2 * H], hs[t, n], rh[n])  # r h_{t-1}
+                s[3 * H :] = rh[n]
         if not reset_after:
-            rh_U = np.dot(rh, U_h)
+            np.dot(rh, U_h, rh_U)
         for n in range(N):
-            keep = m[t, n]
-            for k in range(H):
-                z, r = saved[t, n, k], saved[t, n, H + k]
-                if reset_after:
-                    rec_h = rec[n, 2 * H + k]
-                    hh = tanh(a_in[t, n, 2 * H + k] + r * rec_h)  # eq. G3a
-                else:
-                    rec_h = rh[n, k]
-                    hh = tanh(a_in[t, n, 2 * H + k] + rh_U[n, k])  # eq. G3b
-                saved[t, n, 2 * H + k], saved[t, n, 3 * H + k] = hh, rec_h
-                h = z * hs[t, n, k] + (1.0 - z) * hh  # eq. G4
-                hs[t + 1, n, k] = keep * h + (1.0 - keep) * hs[t, n, k]  # eq. R-mask
+            a, s = a_in[t, n], saved[t, n]
+            if reset_after:
+                _candidate_row(a[2 * H :], s[H : 2 * H], s[3 * H :], s[2 * H : 3 * H])  # G3a
+            else:
+                _candidate_row(a[2 * H :], ones, rh_U[n], s[2 * H : 3 * H])  # eq. G3b
+            _update_row(s[:H], s[2 * H : 3 * H], hs[t, n], m[t, n], hs[t + 1, n])  # eq. G4
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _gate_gradients_row(e, keep, h_prev, z, hh, da_z, da_h, d_direct):
+    """From e = dL/dh_t (carried plus this step's output's), through G4 (eq. G-b1): the
+    gradients at the pre-activations of z and h~, and the direct path to h_{t-1} (z e, or
+    all of e around a padded step); one row, one loop per output."""
+    for k in range(e.size):
+        da_z[k] = keep * e[k] * (h_prev[k] - hh[k]) * z[k] * (1.0 - z[k])
+    for k in range(e.size):
+        da_h[k] = keep * e[k] * (1.0 - z[k]) * (1.0 - hh[k] * hh[k])
+    for k in range(e.size):
+        d_direct[k] = keep * e[k] * z[k] + (1.0 - keep) * e[k]
+
+
+@njit(cache=True, error_model="numpy")
+def _reset_gradient_row(d, x, r, da_r):
+    """da_r = d x r (1 - r): back through r (eq. G-b2), d being the gradient of r x."""
+    for k in range(da_r.size):
+        da_r[k] = d[k] * x[k] * r[k] * (1.0 - r[k])
+
+
+@njit(cache=True, error_model="numpy")
 def _backward_loop(dhs, dh, U, reset_after, m, hs, saved, dXW, dREC, tiny):
     """dXW[t] = dL/d(x_t W + b_in); dREC[t] = dL/d(h U + b_rec) for reset_after, else
     [da_z | da_r | da_h] with da_h the gradient at the candidate's pre-activation."""
@@ -69,36 +106,41 @@ def _backward_loop(dhs, dh, U, reset_after, m, hs, saved, dXW, dREC, tiny):
     U_T = np.ascontiguousarray(U.T)
     U_zrT = np.ascontiguousarray(U[:, : 2 * H].T)
     U_hT = np.ascontiguousarray(U[:, 2 * H :].T)
-    d_direct = np.empty((N, H), hs.dtype)
+    e, d_direct = np.empty((N, H), hs.dtype), np.empty((N, H), hs.dtype)
+    da_h, d_rh = np.empty((N, H), hs.dtype), np.empty((N, H), hs.dtype)
+    da_zr = np.empty((N, 2 * H), hs.dtype)
     for t in range(T - 1, -1, -1):
         for n in range(N):
-            keep = m[t, n]
-            for k in range(H):
-                d_h = keep * (dh[n, k] + keep * dhs[t, n, k])
-                z, hh = saved[t, n, k], saved[t, n, 2 * H + k]
-                dXW[t, n, k] = d_h * (hs[t, n, k] - hh) * z * (1.0 - z)  # eq. G-b1
-                dXW[t, n, 2 * H + k] = d_h * (1.0 - z) * (1.0 - hh * hh)
-                d_direct[n, k] = d_h * z + (1.0 - keep) * (dh[n, k] + dhs[t, n, k] * keep)
+            keep, s, dx_n = m[t, n], saved[t, n], dXW[t, n]
+            rows.add_scaled(dh[n], keep, dhs[t, n], e[n])
+            z, r, hh = s[:H], s[H : 2 * H], s[2 * H : 3 * H]
+            _gate_gradients_row(
+                e[n], keep, hs[t, n], z, hh, dx_n[:H], dx_n[2 * H :], d_direct[n]
+            )  # eq. G-b1
+            if reset_after:
+                _reset_gradient_row(dx_n[2 * H :], s[3 * H :], r, dx_n[H : 2 * H])  # G-b2
+                dr_n = dREC[t, n]
+                dr_n[: 2 * H] = dx_n[: 2 * H]
+                rows.product(dx_n[2 * H :], r, dr_n[2 * H :])
+            else:
+                da_h[n] = dx_n[2 * H :]
         if reset_after:
-            for n in range(N):
-                for k in range(H):
-                    r, rec_h = saved[t, n, H + k], saved[t, n, 3 * H + k]
-                    da_h = dXW[t, n, 2 * H + k]
-                    dXW[t, n, H + k] = da_h * rec_h * r * (1.0 - r)  # eq. G-b2
-                    dREC[t, n, k], dREC[t, n, H + k] = dXW[t, n, k], dXW[t, n, H + k]
-                    dREC[t, n, 2 * H + k] = da_h * r
             flush_denormals(dXW[t], tiny)
             flush_denormals(dREC[t], tiny)
-            dh[:, :] = d_direct + np.dot(dREC[t], U_T)  # eq. G-b3
+            np.dot(dREC[t], U_T, dh)  # eq. G-b3
         else:
-            d_rh = np.dot(np.ascontiguousarray(dXW[t, :, 2 * H :]), U_hT)
+            np.dot(da_h, U_hT, d_rh)
             for n in range(N):
-                for k in range(H):
-                    r = saved[t, n, H + k]
-                    dXW[t, n, H + k] = d_rh[n, k] * hs[t, n, k] * r * (1.0 - r)  # eq. G-b2
-                    d_direct[n, k] += d_rh[n, k] * r
+                r, dx_n = saved[t, n, H : 2 * H], dXW[t, n]
+                _reset_gradient_row(d_rh[n], hs[t, n], r, dx_n[H : 2 * H])  # eq. G-b2
+                rows.product(d_rh[n], r, e[n])
+                rows.add_into(d_direct[n], e[n])
+                da_zr[n] = dx_n[: 2 * H]
             flush_denormals(dXW[t], tiny)
-            dh[:, :] = d_direct + np.dot(np.ascontiguousarray(dXW[t, :, : 2 * H]), U_zrT)
+            flush_denormals(da_zr, tiny)
+            np.dot(da_zr, U_zrT, dh)
+        for n in range(N):
+            rows.add_into(dh[n], d_direct[n])
         flush_denormals(dh, tiny)
 
 

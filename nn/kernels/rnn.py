@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from nn.kernels import rows
 from nn.kernels.sequence import (
     flush_denormals,
     input_gradients,
     masked_outputs,
     matmul,
     project_inputs,
-    tanh,
     time_major,
     time_major_mask,
     tiny,
@@ -23,33 +23,34 @@ from nn.kernels.sequence import (
 __all__ = ["rnn_forward", "rnn_backward"]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _forward_loop(a_in, U, m, hs, h_new):
-    """hs: (T + 1, N, H) states (index 0: h0); h_new: (T, N, H) tanh before masking."""
+    """hs: (T + 1, N, H) states (index 0: h0); h_new: (T, N, H) tanh before masking.
+    The row loops vectorise (nn/kernels/rows.py)."""
     T, N, H = h_new.shape
+    rec = np.empty((N, H), hs.dtype)
     for t in range(T):
-        a = a_in[t] + np.dot(hs[t], U)
+        np.dot(hs[t], U, rec)
         for n in range(N):
-            keep = m[t, n]
-            for k in range(H):
-                h = tanh(a[n, k])  # eq. R0
-                h_new[t, n, k] = h
-                hs[t + 1, n, k] = keep * h + (1.0 - keep) * hs[t, n, k]  # eq. R-mask
+            rows.tanh_of_sum(a_in[t, n], rec[n], h_new[t, n])  # eq. R0
+            rows.carry(m[t, n], h_new[t, n], hs[t, n], hs[t + 1, n])  # eq. R-mask
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _backward_loop(dhs, dh, UT, m, h_new, dA, tiny):
+    """dA[t] = dL/d(pre-activation of step t); dh carried backwards in place: dh + keep
+    dhs[t] goes through the step (eq. R0-b), or around it when it is padded."""
     T, N, H = h_new.shape
+    d_h, rec = np.empty((N, H), dh.dtype), np.empty((N, H), dh.dtype)
     for t in range(T - 1, -1, -1):
         for n in range(N):
             keep = m[t, n]
-            for k in range(H):
-                d_h = dh[n, k] + keep * dhs[t, n, k]
-                h = h_new[t, n, k]
-                dA[t, n, k] = keep * d_h * (1.0 - h * h)  # eq. R0-b
-                dh[n, k] = (1.0 - keep) * d_h
+            rows.add_scaled(dh[n], keep, dhs[t, n], d_h[n])
+            rows.tanh_gradient(d_h[n], keep, h_new[t, n], dA[t, n])  # eq. R0-b
         flush_denormals(dA[t], tiny)
-        dh += np.dot(dA[t], UT)
+        np.dot(dA[t], UT, rec)
+        for n in range(N):
+            rows.add_scaled(rec[n], 1.0 - m[t, n], d_h[n], dh[n])
         flush_denormals(dh, tiny)
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from nn.kernels import rows
 from nn.kernels.sequence import (
     flush_denormals,
     input_gradients,
     masked_outputs,
     matmul,
     project_inputs,
-    sigmoid,
-    tanh,
     time_major,
     time_major_mask,
     tiny,
@@ -28,51 +27,54 @@ from nn.kernels.sequence import (
 __all__ = ["seed_rnn_forward", "seed_rnn_backward"]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _forward_loop(xh, W_f, W_hh, m, hs, fs, f_new, h_new):
     """hs, fs: (T + 1, N, H) carried h and f (index 0: h0, f0 = 1); f_new, h_new: (T, N, H)
-    this step's gate and state before masking."""
+    this step's gate and state before masking. The row loops vectorise (nn/kernels/rows.py)."""
     T, N, H = h_new.shape
-    fh = np.empty((N, H), hs.dtype)
+    fh, rec = np.empty((N, H), hs.dtype), np.empty((N, H), hs.dtype)
     for t in range(T):
-        f = np.dot(hs[t], W_f)
+        np.dot(hs[t], W_f, rec)
         for n in range(N):
-            for k in range(H):
-                f_new[t, n, k] = sigmoid(f[n, k])  # eq. R2
-                fh[n, k] = fs[t, n, k] * hs[t, n, k]  # f_{t-1} h_{t-1}, as R4 is written
-        a = xh[t] + np.dot(fh, W_hh)
+            rows.sigmoid_of(rec[n], f_new[t, n])  # eq. R2
+            rows.product(fs[t, n], hs[t, n], fh[n])  # f_{t-1} h_{t-1}, as R4 is written
+        np.dot(fh, W_hh, rec)
         for n in range(N):
             keep = m[t, n]
-            for k in range(H):
-                h = tanh(a[n, k])  # eq. R4
-                h_new[t, n, k] = h
-                hs[t + 1, n, k] = keep * h + (1.0 - keep) * hs[t, n, k]  # eq. R-mask
-                fs[t + 1, n, k] = keep * f_new[t, n, k] + (1.0 - keep) * fs[t, n, k]
+            rows.tanh_of_sum(xh[t, n], rec[n], h_new[t, n])  # eq. R4
+            rows.carry(keep, h_new[t, n], hs[t, n], hs[t + 1, n])  # eq. R-mask
+            rows.carry(keep, f_new[t, n], fs[t, n], fs[t + 1, n])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _carry_gradients_row(d_fh, f_prev, h_prev, d_h, around, dh, df):
+    """Through the product f_{t-1} h_{t-1} of R4 (eq. R-b3): dh += d_fh f_{t-1} plus the
+    path around a padded step, df += d_fh h_{t-1}; one row, one loop per output."""
+    for k in range(dh.size):
+        dh[k] += around * d_h[k] + d_fh[k] * f_prev[k]
+    for k in range(df.size):
+        df[k] += d_fh[k] * h_prev[k]
+
+
+@njit(cache=True, error_model="numpy")
 def _backward_loop(dhs, dh, W_fT, W_hhT, m, hs, fs, f_new, h_new, dA, dAF, tiny):
     """dA[t]: dL/d(R4's pre-activation); dAF[t]: dL/d(R2's pre-activation)."""
     T, N, H = h_new.shape
     df = np.zeros((N, H), hs.dtype)
+    d_h, d_fh = np.empty((N, H), hs.dtype), np.empty((N, H), hs.dtype)
     for t in range(T - 1, -1, -1):
         for n in range(N):
             keep = m[t, n]
-            for k in range(H):
-                d_h = dh[n, k] + keep * dhs[t, n, k]
-                h, f = h_new[t, n, k], f_new[t, n, k]
-                dA[t, n, k] = keep * d_h * (1.0 - h * h)  # eq. R-b1
-                dAF[t, n, k] = keep * df[n, k] * f * (1.0 - f)  # eq. R-b2
-                dh[n, k] = (1.0 - keep) * d_h
-                df[n, k] = (1.0 - keep) * df[n, k]
+            rows.add_scaled(dh[n], keep, dhs[t, n], d_h[n])
+            rows.tanh_gradient(d_h[n], keep, h_new[t, n], dA[t, n])  # eq. R-b1
+            rows.sigmoid_gradient(df[n], keep, f_new[t, n], dAF[t, n])  # eq. R-b2
+            rows.scale(1.0 - keep, df[n])  # df passes around a padded step only
         flush_denormals(dA[t], tiny)
         flush_denormals(dAF[t], tiny)
-        d_fh = np.dot(dA[t], W_hhT)
-        dh += np.dot(dAF[t], W_fT)  # eq. R-b3
+        np.dot(dA[t], W_hhT, d_fh)
+        np.dot(dAF[t], W_fT, dh)  # eq. R-b3
         for n in range(N):
-            for k in range(H):
-                dh[n, k] += d_fh[n, k] * fs[t, n, k]
-                df[n, k] += d_fh[n, k] * hs[t, n, k]
+            _carry_gradients_row(d_fh[n], fs[t, n], hs[t, n], d_h[n], 1.0 - m[t, n], dh[n], df[n])
         flush_denormals(dh, tiny)
         flush_denormals(df, tiny)
 

@@ -1,4 +1,4 @@
-"""The recurrent twins' helpers (tanh, denormal flushing, one BLAS), and every bad input of
+"""The recurrent twins' helpers (denormal flushing, one BLAS), and every bad input of
 the recurrent part: one clear error that names what was expected."""
 
 import json
@@ -11,7 +11,8 @@ from nn.functional import temporal
 from nn.functional.gru import gru_forward
 from nn.functional.sequence import time_mask
 from nn.kernels import rnn as rnn_kernel
-from nn.kernels.sequence import flush_denormals, matmul, tanh
+from nn.kernels import sequence as kernel_sequence
+from nn.kernels.sequence import flush_denormals, matmul
 from nn.layers import GRU, LSTM, Bidirectional, Dense, GlobalAveragePooling1D, SeedRNN
 from nn.models import Sequential, load_model
 from nn.serialization import ModelFileError
@@ -19,20 +20,23 @@ from nn.serialization import ModelFileError
 pytestmark = [pytest.mark.ch05_rnn, pytest.mark.kernels]
 
 
-def test_tanh_from_exp_matches_numpy_everywhere():
-    """Both branches (the series below 1e-3, the exp quotient above), the sign, saturation."""
-    v = np.concatenate([np.logspace(-300, 3, 4000), [0.0, 1e-3, 5e-4, 20.0, 400.0]])
-    v = np.concatenate([v, -v])
-    ours = np.array([tanh(a) for a in v])
-    np.testing.assert_allclose(ours, np.tanh(v), rtol=5e-14, atol=0)
-    assert tanh(-0.25) == -tanh(0.25)
-
-
-def test_flush_denormals_zeroes_subnormals_only():
+def test_flush_denormals_zeroes_what_is_below_the_threshold_only():
     tiny = float(np.finfo(np.float32).tiny)
-    a = np.array([tiny / 4, -tiny / 2, tiny, -tiny, 1.0, 0.0, -3e-30], dtype=np.float32)
+    a = np.array([tiny / 4, -tiny / 2, tiny, -tiny, 1.0, 0.0, -3e-30, np.nan], dtype=np.float32)
     flush_denormals(a, tiny)
-    np.testing.assert_array_equal(a, np.array([0, 0, tiny, -tiny, 1, 0, -3e-30], np.float32))
+    expected = np.array([0, 0, tiny, -tiny, 1, 0, -3e-30, np.nan], np.float32)
+    np.testing.assert_array_equal(a, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_flush_threshold_keeps_products_with_small_factors_normal(dtype):
+    """Above the threshold, a value times any factor down to eps is still a normal number
+    (nn/kernels/sequence.py), and the threshold is far below anything a tolerance sees."""
+    info = np.finfo(dtype)
+    threshold = dtype(kernel_sequence.tiny(dtype))
+    assert threshold * info.eps >= info.tiny
+    assert threshold * (info.eps / 2) < info.tiny  # and not higher than that needs
+    assert threshold < 1e-30
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -60,7 +64,7 @@ def test_the_twin_flushes_the_denormals_the_reference_makes(rng):
     subnormal = lambda a: (a != 0) & (np.abs(a) < tiny)  # noqa: E731
     assert subnormal(dx_ref).any(), "the test needs the reference to underflow"
     assert not subnormal(dx_ker).any()
-    np.testing.assert_allclose(dx_ker, dx_ref, rtol=1e-4, atol=float(tiny))
+    np.testing.assert_allclose(dx_ker, dx_ref, rtol=1e-4, atol=kernel_sequence.tiny(np.float32))
 
 
 # ---- bad inputs: one clear error each ----------------------------------------------------------
