@@ -1,6 +1,6 @@
 """Recurrent layers, measured against the NumPy references and PyTorch CPU in the same run.
 
-    python benchmarks/bench_rnn.py [--repeats 5]
+    python benchmarks/bench_rnn.py [--repeats 5] [--cells LSTM GRU ...]
 
 Workload (issue 5): batch 32, 300 steps, 39 inputs, 128 hidden units, many-to-one (the last
 state feeds a Dense layer to 4 classes, softmax cross-entropy): the forward pass, and forward
@@ -86,7 +86,9 @@ def torch_model(torch, cell, model):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    r = parser.parse_args().repeats
+    parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
+    args = parser.parse_args()
+    r = args.repeats
     backend.keep_freed_memory()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, T, D)).astype(np.float32)
@@ -101,7 +103,7 @@ def main() -> None:
         torch = None
 
     rows = []
-    for cell in CELLS:
+    for cell in args.cells:
         for backward in (False, True):
             model = build(cell)
             use_references(False)
