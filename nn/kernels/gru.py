@@ -26,7 +26,7 @@ __all__ = ["gru_forward", "gru_backward"]
 
 @njit(cache=True, error_model="numpy")
 def _candidate_row(x, r, rec_h, out):
-    """out = tanh(x + r rec_h): the candidate state h~ (eq. G3a; G3b with r = 1); one row."""
+    """out = tanh(x + r rec_h): the candidate state h~ of eq. G3a; one row."""
     for k in range(out.size):
         out[k] = vmath.tanh(x[k] + r[k] * rec_h[k])
 
@@ -50,7 +50,6 @@ def _forward_loop(a_in, U, b_rec, reset_after, m, hs, saved):
     rec = np.empty((N, 3 * H), hs.dtype)
     rec_zr = np.empty((N, 2 * H), hs.dtype)  # Cho et al.: h_{t-1} U_zr alone
     rh, rh_U = np.empty((N, H), hs.dtype), np.empty((N, H), hs.dtype)
-    ones = np.ones(H, hs.dtype)
     for t in range(T):
         if reset_after:
             np.dot(hs[t], U, rec)
@@ -74,7 +73,7 @@ def _forward_loop(a_in, U, b_rec, reset_after, m, hs, saved):
             if reset_after:
                 _candidate_row(a[2 * H :], s[H : 2 * H], s[3 * H :], s[2 * H : 3 * H])  # G3a
             else:
-                _candidate_row(a[2 * H :], ones, rh_U[n], s[2 * H : 3 * H])  # eq. G3b
+                rows.tanh_of_sum(a[2 * H :], rh_U[n], s[2 * H : 3 * H])  # eq. G3b
             _update_row(s[:H], s[2 * H : 3 * H], hs[t, n], m[t, n], hs[t + 1, n])  # eq. G4
 
 
