@@ -46,8 +46,9 @@ from numba.extending import intrinsic, overload
 __all__ = ["exp", "expm1", "sigmoid", "tanh"]
 
 
-def _clamp(x, lo=-708.0, hi=709.0):
-    """x limited to [lo, hi]; NaN passes through (its comparisons are false)."""
+def _clamp(x):
+    """x limited to the compiled float64 form's range; NaN passes through."""
+    lo, hi = float(_F64["lo"]), float(_F64["hi"])
     x = lo if x < lo else x
     return hi if x > hi else x
 
