@@ -14,6 +14,7 @@ __all__ = [
     "conv_output_size",
     "same_padding",
     "pad_amounts",
+    "output_geometry",
     "pad_input",
     "conv2d_forward",
     "conv2d_backward",
@@ -55,21 +56,30 @@ def pad_amounts(shape_hw, kernel, strides, padding):
     raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
 
 
+def output_geometry(x_shape, W_shape, strides, padding):
+    """Check that an (N, H, W, C) input and a (KH, KW, C, F) kernel fit; size the output.
+
+    Returns (pads, H_out, W_out) with pads = ((top, bottom), (left, right)).
+    """
+    H, Wd, C = x_shape[1:]
+    KH, KW, C_w, _ = W_shape
+    if C != C_w:
+        raise ValueError(f"conv2d: input has {C} channels, kernel expects {C_w}")
+    pads = pad_amounts((H, Wd), (KH, KW), strides, padding)
+    H_out = (H + sum(pads[0]) - KH) // strides[0] + 1
+    W_out = (Wd + sum(pads[1]) - KW) // strides[1] + 1
+    if H_out < 1 or W_out < 1:
+        raise ValueError(f"conv2d: a {KH}x{KW} kernel does not fit a {H}x{Wd} input")
+    return pads, H_out, W_out
+
+
 def pad_input(x, W, strides, padding):
     """Check that x (N, H, W, C) and the kernel (KH, KW, C, F) fit, and zero-pad x.
 
     Returns (xp, pads, H_out, W_out); shared by the reference and its Numba twin.
     """
-    H, Wd, C = x.shape[1:]
-    KH, KW, C_w, _ = W.shape
-    if C != C_w:
-        raise ValueError(f"conv2d: input has {C} channels, kernel expects {C_w}")
-    pads = pad_amounts((H, Wd), (KH, KW), strides, padding)
+    pads, H_out, W_out = output_geometry(x.shape, W.shape, strides, padding)
     xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
-    H_out = (xp.shape[1] - KH) // strides[0] + 1
-    W_out = (xp.shape[2] - KW) // strides[1] + 1
-    if H_out < 1 or W_out < 1:
-        raise ValueError(f"conv2d: a {KH}x{KW} kernel does not fit a {H}x{Wd} input")
     return xp, pads, H_out, W_out
 
 

@@ -6,6 +6,7 @@ import pytest
 from nn.functional import conv as ref_conv
 from nn.functional import pool as ref_pool
 from nn.kernels import conv as fast_conv
+from nn.kernels import direct_conv, simd
 from nn.kernels import pool as fast_pool
 
 pytestmark = [pytest.mark.kernels, pytest.mark.ch02_cnn]
@@ -128,3 +129,79 @@ def test_conv2d_without_the_input_gradient_gives_the_same_parameter_gradients(
         assert skipped[0] is None
         same(skipped[1], full[1])
         same(skipped[2], full[2])
+
+
+LANES = simd.lanes(np.float64)  # channel counts below are whole vectors on any CPU
+
+
+@pytest.mark.parametrize(
+    "N, H, W, KH, KW, padding",
+    [
+        (2, 5, 13, 3, 3, "same"),  # one block of PIXELS output pixels and a tail
+        (1, 6, 23, 2, 3, "valid"),
+        (2, 4, 24, 2, 2, "same"),  # even kernel: one more zero row below than above
+        (1, 3, 4, 5, 5, "same"),  # kernel taller than the image: rows clipped, tail only
+    ],
+)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_twin_direct_path(rng, N, H, W, KH, KW, padding, bias):
+    C, F = LANES, 2 * LANES
+    assert direct_conv.fits(C, F, (1, 1), np.float64)
+    x, K = rng.standard_normal((N, H, W, C)), rng.standard_normal((KH, KW, C, F))
+    b = rng.standard_normal(F) if bias else None
+    want, cache_r = ref_conv.conv2d_forward(x, K, b, padding=padding)
+    got, cache_k = fast_conv.conv2d_forward(x, K, b, padding=padding)
+    assert cache_k[0] == "direct"
+    same(got, want)
+    dout = rng.standard_normal(want.shape)
+    grads_k = fast_conv.conv2d_backward(dout, cache_k)
+    for g, w in zip(grads_k, ref_conv.conv2d_backward(dout, cache_r), strict=True):
+        assert (g is None) == (w is None)
+        if w is not None:
+            same(g, w)
+    _, dK, db = fast_conv.conv2d_backward(dout, cache_k, need_dx=False)
+    same(dK, grads_k[1])
+    assert (db is None) == (not bias)
+
+
+@pytest.mark.parametrize("C", [1, 3, 5, 6])  # C % 4 != 0: the one-channel tail of dW
+def test_direct_kernels_with_any_input_channel_count(rng, C):
+    F = 2 * LANES
+    x, K = rng.standard_normal((2, 4, 12, C)), rng.standard_normal((3, 3, C, F))
+    b = rng.standard_normal(F)
+    want, cache = ref_conv.conv2d_forward(x, K, b, padding="same")
+    out = np.empty_like(want)
+    direct_conv.correlate(x, K, b, 1, 1, out)
+    same(out, want)
+    dout = rng.standard_normal(want.shape)
+    _, dK_ref, db_ref = ref_conv.conv2d_backward(dout, cache)
+    dK, db = direct_conv.weight_gradient(x, dout, 1, 1, (3, 3))
+    same(dK, dK_ref)
+    same(db, db_ref)
+
+
+def test_direct_path_is_taken_only_where_it_fits():
+    L = simd.lanes(np.float32)
+    assert direct_conv.fits(L, 2 * L, (1, 1), np.float32)
+    assert not direct_conv.fits(L, 2 * L, (2, 1), np.float32)  # strided: im2col
+    assert not direct_conv.fits(1, 2 * L, (1, 1), np.float32)  # the document's first layer
+    assert not direct_conv.fits(L, L, (1, 1), np.float32)
+
+
+def test_direct_path_in_float32(rng):
+    L = simd.lanes(np.float32)
+    x = rng.standard_normal((2, 6, 21, L)).astype(np.float32)
+    K = rng.standard_normal((3, 3, L, 2 * L)).astype(np.float32)
+    b = rng.standard_normal(2 * L).astype(np.float32)
+    out, cache = fast_conv.conv2d_forward(x, K, b, padding="same")
+    assert cache[0] == "direct" and out.dtype == np.float32
+    want, cache_r = ref_conv.conv2d_forward(
+        x.astype(np.float64), K.astype(np.float64), b, padding="same"
+    )
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    for g, w in zip(
+        fast_conv.conv2d_backward(dout, cache), ref_conv.conv2d_backward(dout, cache_r), strict=True
+    ):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-3)

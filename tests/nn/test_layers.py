@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from nn.gradcheck import check_layer
+from nn.kernels import simd
 from nn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 
 pytestmark = [pytest.mark.ch03_gradcheck, pytest.mark.ch04_training]
@@ -12,6 +13,7 @@ pytestmark = [pytest.mark.ch03_gradcheck, pytest.mark.ch04_training]
 SINGLE = 1e-7  # one smooth op (measured worst over 280 random checks: 3.5e-8 at h=1e-5)
 COMPOSITE = 1e-6  # an op followed by a smooth activation
 KINK = 1e-5  # relu, max pooling
+LANES = simd.lanes(np.float64)  # these channel counts take the direct convolution kernels
 
 
 def built(layer, input_shape, seed=0):
@@ -23,6 +25,7 @@ LINEAR_LAYERS = [
     (lambda: Dense(3, use_bias=False), (5,)),
     (lambda: Conv2D(3, (3, 3)), (6, 5, 2)),
     (lambda: Conv2D(2, (2, 3), strides=(2, 1), padding="same"), (7, 5, 3)),
+    (lambda: Conv2D(2 * LANES, (3, 3), padding="same"), (4, 12, LANES)),
     (lambda: AveragePooling2D((2, 2)), (4, 6, 2)),
     (lambda: AveragePooling2D((3, 2), strides=(2, 2), padding="same"), (5, 5, 1)),
     (lambda: Flatten(), (3, 2, 2)),
