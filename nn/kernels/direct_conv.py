@@ -78,24 +78,29 @@ def _correlate(src, kernel, bias, top, left, out, T, L):
     k, o = kernel.reshape(-1), out.reshape(-1)
     rows = N * H_out
     for t in prange(T):  # each iteration owns a contiguous run of output rows
-        # the KH input rows under one output row, zero-padded left and right: the blocked
-        # loop below then never needs to clip a window
+        # the KH input rows under one output row, zero-padded left and right, so that the
+        # blocked loop never clips a window; consecutive output rows share KH - 1 of them
         window = np.zeros((KH, width, C), dtype=src.dtype)
         s = window.reshape(-1)
+        held = np.full(KH, -1)  # which input row (n H + r) each window row holds
         for row in range(t * rows // T, (t + 1) * rows // T):
             n = row // H_out
             y = row - n * H_out
             p_lo, p_hi = max(0, top - y), min(KH, H + top - y)  # kernel rows inside the image
-            for p in range(p_lo, p_hi):
-                window[p, v_lo:v_hi] = src[n, y + p - top, v_lo - left : v_hi - left]
+            for p in range(p_lo, p_hi):  # input row r sits in window row r % KH, copied once
+                r = y + p - top
+                if held[r % KH] != n * H + r:
+                    window[r % KH, v_lo:v_hi] = src[n, r, v_lo - left : v_hi - left]
+                    held[r % KH] = n * H + r
             for f0 in range(0, F, L):
                 b = load(bias, f0)
                 x = 0
                 while x + PIXELS <= W_out:
                     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = b
                     for p in range(p_lo, p_hi):
+                        in_row = ((y + p - top) % KH) * width  # its window row
                         for q in range(KW):
-                            si = (p * width + x + q) * C
+                            si = (in_row + x + q) * C
                             ki = (p * KW + q) * C * F + f0
                             for _ in range(C):
                                 w = load(k, ki)
@@ -126,8 +131,9 @@ def _correlate(src, kernel, bias, top, left, out, T, L):
                 while x < W_out:  # the last W_out % PIXELS pixels, one at a time
                     a0 = b
                     for p in range(p_lo, p_hi):
+                        in_row = ((y + p - top) % KH) * width  # its window row
                         for q in range(KW):
-                            si = (p * width + x + q) * C
+                            si = (in_row + x + q) * C
                             ki = (p * KW + q) * C * F + f0
                             for _ in range(C):
                                 a0 = fma(broadcast(s, si), load(k, ki), a0)
