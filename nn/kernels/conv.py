@@ -166,8 +166,16 @@ def conv2d_backward(dout, cache, *, need_dx=True):
 def _direct_backward(dout, x, W, has_bias, pads, need_dx):
     """conv2d_backward for the direct path; x is the (contiguous) forward input."""
     KH, KW = W.shape[:2]
-    dout = np.ascontiguousarray(dout, dtype=x.dtype)
     top, left = pads[0][0], pads[1][0]
+    expected = (
+        x.shape[0],
+        x.shape[1] + sum(pads[0]) - KH + 1,
+        x.shape[2] + sum(pads[1]) - KW + 1,
+        W.shape[3],
+    )
+    if dout.shape != expected:
+        raise ValueError(f"conv2d backward: dout has shape {dout.shape}, expected {expected}")
+    dout = np.ascontiguousarray(dout, dtype=x.dtype)
     dW, db = direct_conv.weight_gradient(x, dout, top, left, (KH, KW))  # eqs. C1-b, C1-d
     dx = None
     if need_dx:

@@ -44,6 +44,27 @@ def fits(C, F, strides, dtype) -> bool:
     return tuple(strides) == (1, 1) and F % (2 * lanes) == 0 and C % lanes == 0
 
 
+def _require(condition, message):
+    if not condition:
+        raise ValueError(f"direct_conv: {message}")
+
+
+def _require_vectors(F, dtype, *arrays):
+    """Every array C-contiguous, of one float dtype, and F whole vectors of it."""
+    _require(
+        all(a.dtype == dtype and a.flags.c_contiguous for a in arrays),
+        f"arrays must be C-contiguous and all {dtype}, got "
+        + ", ".join(
+            f"{a.dtype}{'' if a.flags.c_contiguous else ' (not contiguous)'}" for a in arrays
+        ),
+    )
+    _require(dtype in (np.float32, np.float64), f"float32 or float64 expected, got {dtype}")
+    _require(
+        F % simd.lanes(dtype) == 0,
+        f"{F} output channels are not a whole number of {simd.lanes(dtype)}-value vectors",
+    )
+
+
 def correlate(src, kernel, bias, top, left, out):
     """Stride-1 cross-correlation with implicit zero padding (eq. C1).
 
@@ -63,7 +84,18 @@ def correlate(src, kernel, bias, top, left, out):
     bias : (F,) same dtype (zeros for no bias)
     top, left : int, zero padding before the first row and column
     out : (N, H_out, W_out, F) C-contiguous, written in full
+
+    Raises ValueError when the arrays do not fit together: the compiled loop indexes them
+    without bounds checks, so a wrong shape must never reach it.
     """
+    N, _, _, C = src.shape
+    KH, KW, C_k, F = kernel.shape
+    _require(
+        C_k == C and bias.shape == (F,) and out.shape[0] == N and out.shape[3] == F,
+        f"src {src.shape}, kernel {kernel.shape}, bias {bias.shape} and out {out.shape} do not "
+        "fit: expected src (N, H, W, C), kernel (KH, KW, C, F), bias (F,), out (N, ., ., F)",
+    )
+    _require_vectors(F, out.dtype, src, kernel, bias, out)
     threads = max(1, min(get_num_threads(), out.shape[0] * out.shape[1]))
     _correlate(src, kernel, bias, top, left, out, threads, simd.lanes(out.dtype))
 
@@ -163,9 +195,18 @@ def weight_gradient(src, dout, top, left, kernel_hw):
     Returns
     -------
     dW : (KH, KW, C, F)      db : (F,)
+
+    Raises ValueError when the arrays do not fit (see ``correlate``).
     """
     KH, KW = kernel_hw
     C, F = src.shape[3], dout.shape[3]
+    _require(
+        src.shape[0] == dout.shape[0],
+        f"src {src.shape} and dout {dout.shape} hold different numbers of images",
+    )
+    _require_vectors(F, dout.dtype, src, dout)
+    pair = 2 * simd.lanes(dout.dtype)
+    _require(F % pair == 0, f"{F} output channels are not a whole number of {pair}-value pairs")
     threads = max(1, min(get_num_threads(), dout.shape[0] * dout.shape[1]))
     parts_dw = np.zeros((threads, KH, KW, C, F), dtype=dout.dtype)
     parts_db = np.zeros((threads, F), dtype=dout.dtype)

@@ -205,3 +205,34 @@ def test_direct_path_in_float32(rng):
     ):
         assert g.dtype == np.float32
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-3)
+
+
+def test_direct_kernels_refuse_arrays_that_do_not_fit(rng):
+    """The compiled loops index without bounds checks: a misfit must stop before them."""
+    C, F = LANES, 2 * LANES
+    x, K, b = rng.standard_normal((1, 4, 12, C)), rng.standard_normal((3, 3, C, F)), np.zeros(F)
+    out = np.zeros((1, 4, 12, F))
+    with pytest.raises(ValueError, match="do not fit"):
+        direct_conv.correlate(x, rng.standard_normal((3, 3, C + 1, F)), b, 1, 1, out)
+    with pytest.raises(ValueError, match="do not fit"):
+        direct_conv.correlate(x, K, b, 1, 1, np.zeros((1, 4, 12, F + LANES)))
+    with pytest.raises(ValueError, match="float64"):
+        direct_conv.correlate(x.astype(np.float32), K, b, 1, 1, out)
+    with pytest.raises(ValueError, match="contiguous"):
+        direct_conv.correlate(x[:, :, ::-1], K, b, 1, 1, out)
+    with pytest.raises(ValueError, match="whole number"):
+        direct_conv.weight_gradient(x, np.zeros((1, 4, 12, LANES)), 1, 1, (3, 3))
+    with pytest.raises(ValueError, match="different numbers of images"):
+        direct_conv.weight_gradient(x, np.zeros((2, 4, 12, F)), 1, 1, (3, 3))
+    assert not out.any()  # nothing was written
+
+
+def test_direct_path_backward_refuses_a_dout_of_the_wrong_shape(rng):
+    C, F = LANES, 2 * LANES
+    x, K = rng.standard_normal((2, 4, 12, C)), rng.standard_normal((3, 3, C, F))
+    out, cache = fast_conv.conv2d_forward(x, K, None, padding="same")
+    assert cache[0] == "direct"
+    with pytest.raises(ValueError, match=r"dout has shape .*, expected \(2, 4, 12, "):
+        fast_conv.conv2d_backward(out[..., :LANES], cache)
+    with pytest.raises(ValueError, match="kernel expects"):
+        fast_conv.conv2d_forward(x, rng.standard_normal((3, 3, 2 * C, F)), None, padding="same")
