@@ -115,17 +115,20 @@ def lstm_forward(x, W, U, b, h0, c0, mask=None):
     return (hs, h_last, c_last), cache
 
 
-def lstm_backward(dhs, dh_last, dc_last, cache):
+def lstm_backward(dhs, dh_last, dc_last, cache, *, need_input_grad=True):
     """Back-propagation through time for ``lstm_forward`` (docs/lstm.md, eq. L-bptt).
 
     Parameters
     ----------
     dhs : (N, T, H) dL/d(every output)    dh_last, dc_last : (N, H) dL/d(final states)
+    need_input_grad : bool, False returns None for dx: a network's first layer, whose input
+        is data. (Here dx is a by-product of every step; the Numba twin then skips its
+        product dA W^T.)
 
     Returns
     -------
-    dx : (N, T, D)   dW : (D, 4H)   dU : (H, 4H)   db : (4H,) or None   dh0 : (N, H)
-    dc0 : (N, H)
+    dx : (N, T, D) or None   dW : (D, 4H)   dU : (H, 4H)   db : (4H,) or None
+    dh0 : (N, H)   dc0 : (N, H)
     """
     dx, (dW, dU, db), (dh0, dc0) = scan_backward(lstm_step_backward, dhs, (dh_last, dc_last), cache)
-    return dx, dW, dU, db, dh0, dc0
+    return (dx if need_input_grad else None), dW, dU, db, dh0, dc0

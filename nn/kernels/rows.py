@@ -35,6 +35,7 @@ __all__ = [
     "add_into",
     "add_scaled",
     "scale",
+    "scaled",
     "tanh_gradient",
     "sigmoid_gradient",
 ]
@@ -102,6 +103,13 @@ def scale(s, x):
     """x *= s, in place, s a scalar."""
     for k in range(x.size):
         x[k] *= s
+
+
+@njit(cache=True, error_model="numpy")
+def scaled(s, x, out):
+    """out = s x, element-wise, s a scalar; out separate."""
+    for k in range(out.size):
+        out[k] = s * x[k]
 
 
 @njit(cache=True, error_model="numpy")

@@ -187,13 +187,17 @@ class Recurrent(Layer):
         else:
             dhs = np.zeros((N, T, H), dz.dtype)
             dfinal[0] = dfinal[0] + dz
-        dx, dparams, dstates = self._cell_backward(np.ascontiguousarray(dhs), dfinal, cell_cache)
+        dx, dparams, dstates = self._cell_backward(
+            np.ascontiguousarray(dhs), dfinal, cell_cache, self._need_dx
+        )
         self.initial_state_grads = dstates
+        if not self._need_dx:
+            return None, dparams
         if self.go_backwards:
             dx = dx[:, ::-1]
         if drop is not None:
             dx = dx * drop
-        return (np.ascontiguousarray(dx) if self._need_dx else None), dparams
+        return np.ascontiguousarray(dx), dparams
 
     def get_config(self):
         reg = self.regularizers[self.input_weight]
@@ -212,7 +216,8 @@ class Recurrent(Layer):
     def _cell_forward(self, x, states, mask):
         raise NotImplementedError
 
-    def _cell_backward(self, dhs, dfinal, cache):
+    def _cell_backward(self, dhs, dfinal, cache, need_dx):
+        """(dx, param grads, initial-state grads); a cell may return dx None when not need_dx."""
         raise NotImplementedError
 
 
@@ -231,7 +236,7 @@ class SimpleRNN(Recurrent):
             x, p["kernel"], p["recurrent_kernel"], p.get("bias"), states[0], mask=mask
         )
 
-    def _cell_backward(self, dhs, dfinal, cache):
+    def _cell_backward(self, dhs, dfinal, cache, need_dx):
         dx, dW, dU, db, dh0 = backend.ops.rnn.rnn_backward(dhs, dfinal[0], cache)
         return dx, {"kernel": dW, "recurrent_kernel": dU, **_bias_grads(db)}, [dh0]
 
@@ -265,8 +270,10 @@ class LSTM(Recurrent):
             x, p["kernel"], p["recurrent_kernel"], p.get("bias"), *states, mask=mask
         )
 
-    def _cell_backward(self, dhs, dfinal, cache):
-        dx, dW, dU, db, dh0, dc0 = backend.ops.lstm.lstm_backward(dhs, *dfinal, cache)
+    def _cell_backward(self, dhs, dfinal, cache, need_dx):
+        dx, dW, dU, db, dh0, dc0 = backend.ops.lstm.lstm_backward(
+            dhs, *dfinal, cache, need_input_grad=need_dx
+        )
         return dx, {"kernel": dW, "recurrent_kernel": dU, **_bias_grads(db)}, [dh0, dc0]
 
     def get_config(self):
@@ -303,7 +310,7 @@ class GRU(Recurrent):
             reset_after=self.reset_after,
         )
 
-    def _cell_backward(self, dhs, dfinal, cache):
+    def _cell_backward(self, dhs, dfinal, cache, need_dx):
         dx, dW, dU, db, dh0 = backend.ops.gru.gru_backward(dhs, dfinal[0], cache)
         return dx, {"kernel": dW, "recurrent_kernel": dU, **_bias_grads(db)}, [dh0]
 
@@ -353,7 +360,7 @@ class SeedRNN(Recurrent):
             x, p["W_i"], p["W_f"], p["W_o"], p["W_h"], states[0], mask=mask
         )
 
-    def _cell_backward(self, dhs, dfinal, cache):
+    def _cell_backward(self, dhs, dfinal, cache, need_dx):
         dx, dW_i, dW_f, dW_o, dW_h, dh0 = backend.ops.seed_rnn.seed_rnn_backward(
             dhs, dfinal[0], cache
         )

@@ -8,6 +8,8 @@ import pytest
 
 from nn.functional.sequence import lengths_to_mask
 from nn.gradcheck import numerical_grad, rel_error
+from nn.kernels import lstm as lstm_kernels
+from nn.kernels import simd
 
 pytestmark = [pytest.mark.ch05_rnn, pytest.mark.kernels]
 
@@ -190,3 +192,86 @@ def test_kernel_float32(cell, rng):
     for a, b in zip([*out64, *g64], [*out32, *g32], strict=True):
         assert b.dtype == np.float32
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+# ---- the LSTM's blocked loops (nn.kernels.step_product), taken when H fills vector pairs ----
+
+BLOCKED_H = 2 * simd.lanes(np.float64)  # the smallest H the blocked float64 loops take
+
+
+def test_the_blocked_loops_take_whole_vector_pairs_only():
+    assert lstm_kernels._blocked(BLOCKED_H, 4, np.float64) >= 1
+    assert lstm_kernels._blocked(2 * simd.lanes(np.float32), 4, np.float32) >= 1
+    assert lstm_kernels._blocked(5, 4, np.float64) == 0  # BLAS loops
+
+
+def test_blocked_lstm_sequence_gradients(rng):
+    """Finite differences through the blocked loops, masked, every input (eq. L-bptt).
+
+    The error is measured over each whole array, |a - b| / (|a| + |b|) in the 2-norm, not
+    element by element: with the 16 units the blocked float64 loops need, some entries of
+    dU are ~1e-7, where the finite difference's own rounding gives element-wise errors of
+    4e-6 for the reference too."""
+    mask = lengths_to_mask([3, 1], 3)
+    x, weights, states, douts = _problem("lstm", rng, N=2, T=3, D=2, H=BLOCKED_H)
+    outs, cache = _forward("lstm", "kernels", x, weights, states, mask)
+    grads = _backward("lstm", "kernels", douts, cache)
+    flat_dout = np.concatenate([d.ravel() for d in douts])
+
+    def run(*_):
+        outs, _ = _forward("lstm", "kernels", x, weights, states, mask)
+        return np.concatenate([o.ravel() for o in outs])
+
+    for k, (value, grad) in enumerate(zip([x, *weights, *states], grads, strict=True)):
+        numeric = numerical_grad(run, value, flat_dout)
+        error = np.linalg.norm(grad - numeric) / (np.linalg.norm(grad) + np.linalg.norm(numeric))
+        assert error < 1e-8, f"input {k}: relative error {error:.1e}"
+    assert np.all(grads[0][~mask] == 0), "padded steps must receive no gradient"
+
+
+@pytest.mark.parametrize("N", [5, 11])  # part of a tile and one and a half tiles per thread
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_blocked_lstm_equals_reference(N, masked, bias, rng):
+    """Outputs and every gradient of the blocked loops equal the reference (float64, rtol
+    1e-10), with rows repeated to fill a tile and the batch split among threads."""
+    x, weights, states, douts = _problem("lstm", rng, N=N, T=6, D=3, H=BLOCKED_H, bias=bias)
+    mask = lengths_to_mask(rng.integers(1, 7, N), 6) if masked else None
+    ref_out, ref_cache = _forward("lstm", "functional", x, weights, states, mask)
+    ker_out, ker_cache = _forward("lstm", "kernels", x, weights, states, mask)
+    ref_grads = _backward("lstm", "functional", douts, ref_cache)
+    ker_grads = _backward("lstm", "kernels", douts, ker_cache)
+    for a, b in zip([*ref_out, *ref_grads], [*ker_out, *ker_grads], strict=True):
+        if a is None:
+            assert b is None
+            continue
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_blocked_lstm_float32_stays_close_to_float64(rng):
+    H = 2 * simd.lanes(np.float32)
+    x, weights, states, douts = _problem("lstm", rng, N=4, T=6, D=3, H=H)
+    out64, cache64 = _forward("lstm", "kernels", x, weights, states)
+    f32 = lambda arrays: [a.astype(np.float32) for a in arrays]  # noqa: E731
+    out32, cache32 = _forward("lstm", "kernels", *[x.astype(np.float32)], f32(weights), f32(states))
+    g64 = _backward("lstm", "kernels", douts, cache64)
+    g32 = _backward("lstm", "kernels", f32(douts), cache32)
+    for a, b in zip([*out64, *g64], [*out32, *g32], strict=True):
+        assert b.dtype == np.float32
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("impl", ["functional", "kernels"])
+@pytest.mark.parametrize("H", [3, BLOCKED_H])
+def test_lstm_backward_without_the_input_gradient(impl, H, rng):
+    """need_input_grad=False: dx is None and every other gradient is unchanged."""
+    x, weights, states, douts = _problem("lstm", rng, N=3, T=4, D=2, H=H)
+    _, cache = _forward("lstm", impl, x, weights, states)
+    full = _backward("lstm", impl, douts, cache)
+    _, cache = _forward("lstm", impl, x, weights, states)
+    module = _module("lstm", impl)
+    without = module.lstm_backward(*douts, cache, need_input_grad=False)
+    assert without[0] is None
+    for a, b in zip(full[1:], without[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
