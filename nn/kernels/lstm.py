@@ -231,6 +231,16 @@ def _backward_blocked(dhs, dh, dc, UT_panels, m, cs, gates, tanh_c, dA, tiny, P,
             flush_denormals(dc[lo:hi], tiny)
 
 
+def _require(shapes):
+    """Refuse arrays whose shapes do not fit, before any loop runs: the blocked loops index
+    without bounds checks. ``shapes`` maps a name to (actual shape, expected shape)."""
+    wrong = [
+        f"{name} {got} (expected {want})" for name, (got, want) in shapes.items() if got != want
+    ]
+    if wrong:
+        raise ValueError("nn.kernels.lstm: " + ", ".join(wrong))
+
+
 def _blocked(H, N, dtype):
     """Whether the blocked loops take this layer, and on how many threads (0: they do not)."""
     return threads_for(N) if step_product.fits(H, dtype) else 0
@@ -240,6 +250,15 @@ def lstm_forward(x, W, U, b, h0, c0, mask=None):
     """Same contract as ``nn.functional.lstm.lstm_forward``."""
     N, T, D = x.shape
     H = U.shape[0]
+    _require(
+        {
+            "W": (np.shape(W), (D, 4 * H)),
+            "U": (np.shape(U), (H, 4 * H)),
+            "b": (np.shape(b) if b is not None else (4 * H,), (4 * H,)),
+            "h0": (np.shape(h0), (N, H)),
+            "c0": (np.shape(c0), (N, H)),
+        }
+    )
     dtype = np.result_type(x, W, U, h0, c0)
     m = time_major_mask(mask, N, T, dtype)
     hs, cs = np.empty((T + 1, N, H), dtype), np.empty((T + 1, N, H), dtype)
@@ -268,6 +287,13 @@ def lstm_backward(dhs, dh_last, dc_last, cache, *, need_input_grad=True):
     xt, W, U, has_bias, m, hs, cs, gates, tanh_c = cache
     T, N, D = xt.shape
     H = U.shape[0]
+    _require(
+        {
+            "dhs": (np.shape(dhs), (N, T, H)),
+            "dh_last": (np.shape(dh_last), (N, H)),
+            "dc_last": (np.shape(dc_last), (N, H)),
+        }
+    )
     dtype = hs.dtype
     dA = np.empty((T, N, 4 * H), dtype)
     dh = np.array(dh_last, dtype=dtype, copy=True)

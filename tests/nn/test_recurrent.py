@@ -275,3 +275,16 @@ def test_lstm_backward_without_the_input_gradient(impl, H, rng):
     assert without[0] is None
     for a, b in zip(full[1:], without[1:], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("H", [3, BLOCKED_H])
+def test_lstm_twin_refuses_shapes_that_do_not_fit(H, rng):
+    """The blocked loops index without bounds checks: a wrong shape must stop before them."""
+    x, (W, U, b), states, douts = _problem("lstm", rng, N=3, T=4, D=2, H=H)
+    with pytest.raises(ValueError, match=r"nn.kernels.lstm: W \(3, "):
+        lstm_kernels.lstm_forward(x, np.vstack([W, W[:1]]), U, b, *states)
+    with pytest.raises(ValueError, match=r"b \(\d+,\) \(expected"):
+        lstm_kernels.lstm_forward(x, W, U, b[:-1], *states)
+    _, cache = lstm_kernels.lstm_forward(x, W, U, b, *states)
+    with pytest.raises(ValueError, match="dhs"):
+        lstm_kernels.lstm_backward(douts[0][:, :-1], douts[1], douts[2], cache)
