@@ -303,11 +303,11 @@ def lstm_backward(dhs, dh_last, dc_last, cache, *, need_input_grad=True):
     threads = _blocked(H, N, dtype)
     if not threads:
         _backward_loop(time_major(dhs, dtype), dh, dc, UT, m, cs, gates, tanh_c, dA, below)
-        dx, dW = input_gradients(dA, xt, W)
+        dx, dW = input_gradients(dA, xt, W, need_input_grad)
         dA2 = dA.reshape(T * N, 4 * H)
         dU = matmul(hs[:-1].reshape(T * N, H).T, dA2)
         db = dA2.sum(axis=0) if has_bias else None
-        return (dx if need_input_grad else None), dW, dU, db, dh, dc
+        return dx, dW, dU, db, dh, dc
     L = simd.lanes(dtype)
     with numba_threads(threads):
         dhs_c = np.ascontiguousarray(dhs, dtype)

@@ -71,9 +71,10 @@ def project_inputs(x, W, b, dtype):
     return xt, a_in
 
 
-def input_gradients(dA, xt, W):
+def input_gradients(dA, xt, W, need_dx=True):
     """Back through ``project_inputs`` for every step at once: dx (N, T, D) = dA W^T and
-    dW (D, G H) = sum_t x_t^T dA_t, from dA (T, N, G H) and xt (T, N, D).
+    dW (D, G H) = sum_t x_t^T dA_t, from dA (T, N, G H) and xt (T, N, D). With
+    ``need_dx=False`` dx is None and its product is skipped.
 
     dx is flushed too: a gate gradient just above the normal range times a weight below 1
     is subnormal again, and dx is what the layer below (a stacked recurrent layer) carries
@@ -81,10 +82,13 @@ def input_gradients(dA, xt, W):
     """
     T, N, D = xt.shape
     dA2 = dA.reshape(T * N, -1)
+    dW = matmul(xt.reshape(T * N, D).T, dA2)
+    if not need_dx:
+        return None, dW
     dx = matmul(dA2, W.T.astype(dA.dtype, copy=False)).reshape(T, N, D).transpose(1, 0, 2)
     dx = np.ascontiguousarray(dx)
     flush_denormals(dx, tiny(dx.dtype))
-    return dx, matmul(xt.reshape(T * N, D).T, dA2)
+    return dx, dW
 
 
 def masked_outputs(hs, m):

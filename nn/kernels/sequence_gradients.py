@@ -3,7 +3,8 @@
     dW = sum_t x_t^T dA_t        dU = sum_t h_{t-1}^T dA_t        db = sum_t sum_n dA_t[n]
     dx_t = dA_t W^T
 
-where dA_t (N, G H) holds the gate gradients of step t (eqs. R-b, L-b, G-b of each cell).
+(eqs. L-b3 and L-b4 for the LSTM, docs/lstm.md; the other cells' are the same with their own
+gate count G), where dA_t (N, G H) holds the gate gradients of step t (L-b2).
 
 Why not BLAS, which did these before: the blocked time loops run on Numba's threads, and
 OpenBLAS keeps its own threads spinning for a while after each product. Alternating the two

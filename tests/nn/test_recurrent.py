@@ -288,3 +288,15 @@ def test_lstm_twin_refuses_shapes_that_do_not_fit(H, rng):
     _, cache = lstm_kernels.lstm_forward(x, W, U, b, *states)
     with pytest.raises(ValueError, match="dhs"):
         lstm_kernels.lstm_backward(douts[0][:, :-1], douts[1], douts[2], cache)
+
+
+def test_the_blocked_loops_take_every_thread_up_to_one_per_row():
+    import numba
+
+    from nn import backend
+    from nn.kernels.threads import threads_for
+
+    assert threads_for(1) == 1
+    assert threads_for(10**6) == numba.config.NUMBA_NUM_THREADS
+    with backend.model_threads():  # one Numba thread for the other kernels of a model
+        assert lstm_kernels._blocked(BLOCKED_H, 10**6, np.float64) == threads_for(10**6)

@@ -112,6 +112,8 @@ def test_each_row_loop_equals_its_formula(dtype, rng):
     np.testing.assert_array_equal(out, x * y)
     rows.add_scaled(x, dtype(0.5), y, out)
     np.testing.assert_allclose(out, x + dtype(0.5) * y, **tol)
+    rows.scaled(dtype(0.5), x, out)
+    np.testing.assert_array_equal(out, dtype(0.5) * x)
     acc = x.copy()
     rows.add_into(acc, y)
     np.testing.assert_array_equal(acc, x + y)
