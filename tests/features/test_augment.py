@@ -1,10 +1,18 @@
-"""Noise at a target SNR (eq. SNR)."""
+"""Noise at a target SNR (eq. SNR), speed, gain, random SNR and SpecAugment (AUG-1..AUG-4)."""
 
 import numpy as np
 import pytest
 
 from features import AudioError
-from features.augment import add_noise, snr_db
+from features.augment import (
+    add_noise,
+    add_noise_random_snr,
+    gain,
+    random_gain,
+    snr_db,
+    spec_augment,
+    speed_perturb,
+)
 
 pytestmark = pytest.mark.ch01_mfcc
 
@@ -39,3 +47,240 @@ def test_same_generator_state_same_noise():
 def test_silence_cannot_have_an_snr(rng):
     with pytest.raises(AudioError, match="silent"):
         add_noise(np.zeros(100), snr=10.0, rng=rng)
+
+
+# --- speed perturbation (AUG-1) ---------------------------------------------------------------
+
+
+def peak_hz(y, sr=16000):
+    """The frequency of the largest peak of a Hann-windowed, heavily zero-padded spectrum."""
+    n_fft = 1 << 20
+    return np.argmax(np.abs(np.fft.rfft(y * np.hanning(y.size), n=n_fft))) * sr / n_fft
+
+
+@pytest.mark.parametrize("factor", [1.1, 0.9, 1.05])
+def test_speed_perturb_moves_a_tone_by_the_factor_and_shortens_it(factor):
+    y = np.sin(2 * np.pi * 200 * np.arange(16000) / 16000)  # 1 s of 200 Hz
+    out = speed_perturb(y, factor=factor)
+    assert abs(out.size - round(16000 / factor)) <= 1  # S_out = ceil(S q / p)
+    assert peak_hz(out) == pytest.approx(200 * factor, abs=0.1)
+
+
+def test_speed_perturb_aug1_reads_the_signal_at_n_times_the_factor():
+    """eq. AUG-1: out[n] = y_c(n f), y_c the band-limited signal; for a tone it is known exactly."""
+    sr, f0, factor = 16000, 300.0, 1.1
+    y = np.sin(2 * np.pi * f0 * np.arange(sr) / sr)
+    out = speed_perturb(y, factor=factor)
+    n = np.arange(out.size)
+    want = np.sin(2 * np.pi * f0 * (n * factor) / sr)  # y_c(t) = sin(2 pi f0 t / sr)
+    inner = slice(500, out.size - 500)  # away from the filter's edge transients
+    np.testing.assert_allclose(out[inner], want[inner], atol=2e-3)  # Kaiser passband ripple
+
+
+def test_speed_factor_one_returns_a_copy_and_the_input_is_untouched(rng):
+    y = rng.standard_normal(1000)
+    before = y.copy()
+    out = speed_perturb(y, factor=1.0)
+    np.testing.assert_array_equal(out, y)
+    assert out is not y
+    speed_perturb(y, factor=0.9)
+    np.testing.assert_array_equal(y, before)
+
+
+def test_speed_perturb_of_two_channels_resamples_each(rng):
+    y = rng.standard_normal((3000, 2))
+    out = speed_perturb(y, factor=1.1)
+    np.testing.assert_allclose(out[:, 1], speed_perturb(y[:, 1], factor=1.1), atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "factor, match",
+    [
+        (0.0, "finite number > 0"),
+        (-1.1, "finite number > 0"),
+        (np.nan, "finite number > 0"),
+        (np.inf, "finite number > 0"),
+        (0.5, r"outside \(0.5, 2\]"),
+        (2.5, r"outside \(0.5, 2\]"),
+    ],
+)
+def test_speed_factors_that_are_not_a_perturbation_are_refused(factor, match):
+    with pytest.raises(ValueError, match=match):
+        speed_perturb(np.ones(100), factor=factor)
+
+
+def test_speed_factor_two_is_the_largest_accepted():
+    assert speed_perturb(np.ones(1000), factor=2.0).size == 500
+
+
+def test_speed_perturb_rejects_bad_signals():
+    with pytest.raises(AudioError, match="zero samples"):
+        speed_perturb(np.array([]), factor=1.1)
+    with pytest.raises(AudioError, match="NaN or Inf"):
+        speed_perturb(np.array([0.0, np.nan]), factor=1.1)
+
+
+# --- gain (AUG-2) -----------------------------------------------------------------------------
+
+
+def test_gain_aug2_by_hand(rng):
+    y = rng.standard_normal(50)
+    np.testing.assert_allclose(gain(y, db=20.0), 10.0 * y, rtol=1e-15)
+    np.testing.assert_allclose(gain(y, db=-20 * np.log10(2)), y / 2, rtol=1e-15)
+    np.testing.assert_array_equal(gain(y, db=0.0), y)
+    with pytest.raises(ValueError, match="finite"):
+        gain(y, db=np.inf)
+
+
+def test_random_gain_is_one_uniform_draw_in_db():
+    y = np.linspace(-0.5, 0.5, 101)
+    db = np.random.default_rng(7).uniform(-6.0, 6.0)  # the draw random_gain makes
+    out = random_gain(y, rng=np.random.default_rng(7))
+    np.testing.assert_allclose(out, y * 10 ** (db / 20), rtol=1e-15)
+    ratios = [random_gain(y, rng=np.random.default_rng(s))[0] / y[0] for s in range(200)]
+    assert 10 ** (-6 / 20) <= min(ratios) and max(ratios) <= 10 ** (6 / 20)
+    with pytest.raises(ValueError, match="low <= high"):
+        random_gain(y, rng=np.random.default_rng(0), low_db=3.0, high_db=-3.0)
+
+
+# --- noise at a random SNR (AUG-3) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_recording", [False, True], ids=["white", "recording"])
+def test_add_noise_random_snr_draws_the_snr_uniformly_then_adds_noise(with_recording):
+    y = np.sin(np.arange(4000) / 9.0)
+    recording = np.random.default_rng(99).standard_normal(900) if with_recording else None
+    for seed in range(20):
+        snr = np.random.default_rng(seed).uniform(10.0, 40.0)  # the first draw (eq. AUG-3)
+        noisy = add_noise_random_snr(y, rng=np.random.default_rng(seed), noise=recording)
+        assert 10.0 <= snr_db(y, noisy - y) < 40.0
+        assert snr_db(y, noisy - y) == pytest.approx(snr, abs=1e-9)
+        again = add_noise_random_snr(y, rng=np.random.default_rng(seed), noise=recording)
+        np.testing.assert_array_equal(noisy, again)
+
+
+def test_add_noise_random_snr_with_equal_bounds_is_add_noise():
+    y = np.sin(np.arange(1000) / 3.0)
+    got = add_noise_random_snr(y, rng=np.random.default_rng(3), low_db=12.0, high_db=12.0)
+    rng = np.random.default_rng(3)
+    rng.uniform(12.0, 12.0)  # the SNR draw comes first
+    np.testing.assert_array_equal(got, add_noise(y, snr=12.0, rng=rng))
+    with pytest.raises(ValueError, match="low <= high"):
+        add_noise_random_snr(y, rng=rng, low_db=30.0, high_db=10.0)
+
+
+# --- SpecAugment masks (AUG-4) ----------------------------------------------------------------
+
+
+def spec_augment_by_loops(x, seed, time_masks, max_time, freq_masks, max_freq, value):
+    """eq. AUG-4 one mask at a time, drawing in the documented order."""
+    rng = np.random.default_rng(seed)
+    out = np.array(x, dtype=float)
+    N, T, C = out.shape
+    t_width = np.minimum(rng.integers(0, max_time + 1, size=(N, time_masks)), T)
+    t_start = rng.integers(0, T - t_width + 1)
+    f_width = np.minimum(rng.integers(0, max_freq + 1, size=(N, freq_masks)), C)
+    f_start = rng.integers(0, C - f_width + 1)
+    for n in range(N):
+        for k in range(time_masks):
+            out[n, t_start[n, k] : t_start[n, k] + t_width[n, k], :] = value
+        for k in range(freq_masks):
+            out[n, :, f_start[n, k] : f_start[n, k] + f_width[n, k]] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    "shape, masks",
+    [((4, 50, 13), (2, 20, 2, 8)), ((3, 10, 5), (3, 30, 1, 9)), ((1, 128, 64), (0, 20, 4, 8))],
+)
+def test_spec_augment_aug4_equals_the_masks_applied_one_by_one(shape, masks):
+    x = np.random.default_rng(0).standard_normal(shape)
+    time_masks, max_time, freq_masks, max_freq = masks
+    got = spec_augment(
+        x,
+        rng=np.random.default_rng(42),
+        time_masks=time_masks,
+        max_time=max_time,
+        freq_masks=freq_masks,
+        max_freq=max_freq,
+        value=-7.0,
+    )
+    want = spec_augment_by_loops(x, 42, time_masks, max_time, freq_masks, max_freq, -7.0)
+    np.testing.assert_array_equal(got, want)
+
+
+def runs(mask):
+    """Lengths of the runs of True in a 1-D bool array."""
+    edges = np.diff(np.concatenate(([0], mask.astype(int), [0])))
+    return np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+
+
+def test_spec_augment_masks_only_whole_frames_and_bands_within_the_limits():
+    x = np.random.default_rng(1).standard_normal((300, 60, 20))  # no entry equals the value
+    out = spec_augment(x, rng=np.random.default_rng(2), max_time=9, max_freq=4, value=-99.0)
+    masked = out == -99.0
+    np.testing.assert_array_equal(out[~masked], x[~masked])  # the rest is the input
+    for example in masked:
+        frames, bands = example.all(axis=1), example.all(axis=0)  # fully masked rows, columns
+        np.testing.assert_array_equal(example, frames[:, None] | bands[None, :])
+        # two masks of at most 9 frames: at most 2 stretches, at most 18 frames together
+        assert (
+            runs(frames).size <= 2 and frames.sum() <= 2 * 9 and runs(frames).max(initial=0) <= 18
+        )
+        assert runs(bands).size <= 2 and bands.sum() <= 2 * 4
+    assert masked.any(axis=(1, 2)).mean() > 0.9  # masks of width 0 are rare, not the rule
+
+
+def test_spec_augment_single_mask_width_is_uniform_up_to_its_limit():
+    x = np.ones((2000, 40, 10))
+    out = spec_augment(x, rng=np.random.default_rng(3), time_masks=1, max_time=5, freq_masks=0)
+    widths = (out == 0.0).all(axis=2).sum(axis=1)
+    counts = np.bincount(widths, minlength=6)
+    assert counts.size == 6  # widths 0..5, never more
+    assert counts.min() > 2000 / 6 * 0.8  # each width about equally often
+
+
+def test_spec_augment_clips_masks_wider_than_the_axis():
+    x = np.ones((50, 5, 3))
+    out = spec_augment(x, rng=np.random.default_rng(4), time_masks=1, max_time=1000, freq_masks=0)
+    assert out.shape == x.shape
+    assert (out == 0.0).all(axis=(1, 2)).mean() > 0.9  # width min(w, T) = T: all 5 frames
+
+
+def test_spec_augment_is_deterministic_pure_and_differs_between_examples():
+    x = np.tile(np.random.default_rng(5).standard_normal((1, 40, 12)), (20, 1, 1))
+    before = x.copy()
+    a = spec_augment(x, rng=np.random.default_rng(6))
+    np.testing.assert_array_equal(a, spec_augment(x, rng=np.random.default_rng(6)))
+    np.testing.assert_array_equal(x, before)  # input untouched
+    masks = a == 0.0
+    assert len({m.tobytes() for m in masks}) > 15  # 20 identical inputs, different masks
+
+
+def test_spec_augment_of_one_example_draws_as_a_batch_of_one():
+    x = np.random.default_rng(8).standard_normal((30, 13))
+    one = spec_augment(x, rng=np.random.default_rng(9))
+    assert one.shape == (30, 13)
+    np.testing.assert_array_equal(one, spec_augment(x[None], rng=np.random.default_rng(9))[0])
+
+
+def test_spec_augment_keeps_float32_and_copies_without_masks():
+    x = np.random.default_rng(10).standard_normal((2, 8, 4)).astype(np.float32)
+    assert spec_augment(x, rng=np.random.default_rng(0)).dtype == np.float32
+    out = spec_augment(x, rng=np.random.default_rng(0), time_masks=0, freq_masks=0)
+    np.testing.assert_array_equal(out, x)
+    assert out is not x
+
+
+@pytest.mark.parametrize(
+    "features, kwargs, match",
+    [
+        (np.ones(10), {}, r"\(T, C\) or \(N, T, C\)"),
+        (np.ones((2, 3, 4, 5)), {}, r"\(T, C\) or \(N, T, C\)"),
+        (np.ones((5, 4)), dict(time_masks=-1), "time_masks must be an integer >= 0"),
+        (np.ones((5, 4)), dict(max_freq=2.5), "max_freq must be an integer >= 0"),
+    ],
+)
+def test_spec_augment_bad_arguments(features, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        spec_augment(features, rng=np.random.default_rng(0), **kwargs)
