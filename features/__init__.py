@@ -4,6 +4,15 @@ Pure functions, keyword-only arguments, float64, features shaped (n_frames, n_co
 """
 
 from features.audio import AudioError, check_signal, load_audio, resample, save_audio
+from features.augment import (
+    add_noise,
+    add_noise_random_snr,
+    gain,
+    random_gain,
+    snr_db,
+    spec_augment,
+    speed_perturb,
+)
 from features.cepstrum import dct, dct_matrix, lifter, lifter_weights
 from features.compression import log_compress
 from features.deltas import add_deltas, deltas
@@ -27,6 +36,7 @@ from features.normalize import (
     fit_cmvn_per_speaker,
 )
 from features.spectrum import dft, dft_matrix, fft_radix2, magnitude_spectrum, power_spectrum, stft
+from features.vad import frame_energy_db, speech_bounds, trim_to_speech, voice_activity
 
 __all__ = [
     "AudioError",
@@ -35,6 +45,8 @@ __all__ = [
     "MFCCSteps",
     "PRESETS",
     "add_deltas",
+    "add_noise",
+    "add_noise_random_snr",
     "apply_cmvn_per_speaker",
     "apply_filterbank",
     "check_signal",
@@ -47,7 +59,9 @@ __all__ = [
     "fft_radix2",
     "fit_cmvn",
     "fit_cmvn_per_speaker",
+    "frame_energy_db",
     "frame_signal",
+    "gain",
     "get_window",
     "hz_to_mel",
     "lifter",
@@ -64,8 +78,15 @@ __all__ = [
     "power_spectrum",
     "preemphasis",
     "preset_config",
+    "random_gain",
     "resample",
     "save_audio",
+    "snr_db",
+    "spec_augment",
     "spectrogram",
+    "speech_bounds",
+    "speed_perturb",
     "stft",
+    "trim_to_speech",
+    "voice_activity",
 ]
