@@ -153,7 +153,8 @@ def add_noise_random_snr(
     ----------
     T. Ko, V. Peddinti, D. Povey, M. L. Seltzer and S. Khudanpur, "A study on data augmentation
     of reverberant speech for robust speech recognition", ICASSP 2017 (noise added at SNRs drawn
-    from a range); the MUSAN recipes of Kaldi draw SNRs uniformly in the same way.
+    at random from a range). Uniform in dB, not in power ratio, so that each 10 dB of the range
+    is drawn equally often.
     """
     _check_range(low_db, high_db, "add_noise_random_snr")
     snr = float(rng.uniform(low_db, high_db))  # eq. AUG-3
@@ -187,8 +188,8 @@ def gain(y: np.ndarray, *, db: float) -> np.ndarray:
 
     References
     ----------
-    The decibel as 20 log10 of an amplitude ratio: any acoustics text, e.g. Rabiner and Schafer,
-    *Theory and Applications of Digital Speech Processing*, sec. 3.
+    The decibel as 20 log10 of an amplitude ratio (10 log10 of the power ratio, eq. SNR), as in
+    any acoustics or signal-processing text.
     """
     y = check_signal(y)
     if not np.isfinite(db):

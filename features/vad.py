@@ -88,7 +88,7 @@ def frame_energy_db(y: np.ndarray, *, config: MFCCConfig | None = None, sr=None)
     References
     ----------
     L. R. Rabiner and R. W. Schafer, *Theory and Applications of Digital Speech Processing*
-    (Pearson, 2011), sec. 6.3 (short-time energy); the short-time energy of any speech text.
+    (Pearson, 2011), ch. 6 (time-domain methods: short-time energy).
     """
     config = _config_for(sr, config)
     y = check_signal(y)
@@ -168,7 +168,8 @@ def voice_activity(
     The threshold follows the utterance's own peak, so a gain change (a louder microphone, a
     quieter speaker) shifts every e[t] and the peak by the same number of dB and leaves the
     decisions as they were, as long as the floor does not take over. The floor keeps a
-    recording of nothing but room noise from being called speech: its loudest frame is noise.
+    recording of nothing but quiet room noise (below ``floor_db``) from being called speech:
+    its loudest frame is noise, and half of it would be within ``top_db`` of that.
     Digital silence reads -100 dBFS, never above theta, so a silent recording and silent
     leading/trailing stretches are never speech. A pause *inside* speech is bridged by step 1
     whatever it holds, digital silence included: it is part of the utterance.
