@@ -36,9 +36,16 @@ from features.normalize import (
     fit_cmvn_per_speaker,
 )
 from features.spectrum import dft, dft_matrix, fft_radix2, magnitude_spectrum, power_spectrum, stft
-from features.vad import frame_energy_db, speech_bounds, trim_to_speech, voice_activity
+from features.vad import (
+    activity_from_energy,
+    frame_energy_db,
+    speech_bounds,
+    trim_to_speech,
+    voice_activity,
+)
 
 __all__ = [
+    "activity_from_energy",
     "AudioError",
     "CMVNStats",
     "MFCCConfig",

@@ -22,6 +22,7 @@ from features.framing import frame_view
 from features.mfcc import MFCCConfig, _frame_kwargs, _resolve, _window
 
 __all__ = [
+    "activity_from_energy",
     "ENERGY_FLOOR",
     "frame_energy_db",
     "voice_activity",
@@ -184,6 +185,30 @@ def voice_activity(
     the measured levels, endpoints from the runs above them). librosa's ``effects.split`` uses
     the same relative idea: non-silent means within ``top_db`` of the loudest frame.
     """
+    e = frame_energy_db(y, config=config, sr=sr)  # eq. VAD-1
+    return activity_from_energy(
+        e,
+        top_db=top_db,
+        floor_db=floor_db,
+        min_speech_frames=min_speech_frames,
+        min_silence_frames=min_silence_frames,
+    )
+
+
+def activity_from_energy(
+    energy_db: np.ndarray,
+    *,
+    top_db: float = 40.0,
+    floor_db: float = -60.0,
+    min_speech_frames: int = 3,
+    min_silence_frames: int = 20,
+) -> np.ndarray:
+    """The decisions of ``voice_activity`` (eqs. VAD-2, VAD-3) from frame energies already
+    measured by ``frame_energy_db`` (eq. VAD-1): (T,) dBFS -> (T,) bool.
+
+    A pipeline that caches the energies of a corpus decides again, with other thresholds,
+    without reading the audio a second time.
+    """
     if not top_db >= 0:
         raise ValueError(f"top_db must be >= 0, got {top_db}")
     if not floor_db >= _ENERGY_FLOOR_DB:
@@ -197,7 +222,9 @@ def voice_activity(
     ):
         if int(count) != count or count < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {count}")
-    e = frame_energy_db(y, config=config, sr=sr)  # eq. VAD-1
+    e = np.asarray(energy_db, dtype=np.float64)
+    if e.ndim != 1 or e.size == 0:
+        raise ValueError(f"frame energies must be a non-empty 1-D array, got shape {e.shape}")
     theta = max(float(e.max()) - top_db, floor_db)  # eq. VAD-2
     active = e > theta  # eq. VAD-2
     # eq. VAD-3, step 1: the pauses between two speech runs are the gaps stop[i] .. start[i+1]

@@ -8,6 +8,7 @@ import pytest
 from features import (
     AudioError,
     MFCCConfig,
+    activity_from_energy,
     frame_energy_db,
     get_window,
     mfcc,
@@ -120,6 +121,17 @@ def test_silence_speech_silence_finds_the_frames_that_overlap_the_speech(speechl
     assert abs(start - first) <= 2 and abs(stop - (last + 1)) <= 2
     assert activity[start:stop].all()  # the syllable envelope never dips 40 dB: no holes
     assert not activity[: first - 2].any() and not activity[last + 3 :].any()
+
+
+def test_decisions_from_cached_energies_equal_those_from_the_signal(speechlike):
+    y = padded_with_silence(speechlike, noise=1e-4)
+    energies = frame_energy_db(y, sr=SR)
+    for top_db in (20.0, 40.0):
+        np.testing.assert_array_equal(
+            activity_from_energy(energies, top_db=top_db), voice_activity(y, sr=SR, top_db=top_db)
+        )
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        activity_from_energy(np.zeros((2, 3)))
 
 
 @pytest.mark.parametrize("scale", [0.1, 0.5, 3.0])
