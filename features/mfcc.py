@@ -30,6 +30,7 @@ __all__ = [
     "mfcc",
     "mfcc_batch",
     "log_mel",
+    "log_mel_batch",
     "spectrogram",
 ]
 
@@ -496,13 +497,40 @@ def mfcc_batch(signals, *, sr: int, config=None, preset=None, **overrides) -> li
         For the first bad signal, with its index in the message ("signal 3: ...").
     """
     config = _resolve(sr, config, preset, overrides)
-    signals = list(signals)
+    return _per_clip(signals, lambda y: _mfcc_with_config(y, config, threads=1))
+
+
+def log_mel_batch(signals, *, sr: int, config=None, preset=None, **overrides) -> list[np.ndarray]:
+    """``log_mel`` of many mono signals at one rate, one clip per thread (as ``mfcc_batch``).
+
+    Returns
+    -------
+    list of ndarray, each shape (T_i, n_mels), float64; each equals ``log_mel(signals[i], ...)``.
+
+    Raises
+    ------
+    AudioError
+        For the first bad signal, with its index in the message ("signal 3: ...").
+    """
+    config = _resolve(sr, config, preset, overrides)
+    fbank = _filterbank(config)
+
+    def one(y):
+        energies, _ = _mel_energies_fast(y, config, fbank, threads=1)  # M1-M5
+        return _log(energies, config)  # M6
+
+    return _per_clip(signals, one)
+
+
+def _per_clip(signals, compute) -> list[np.ndarray]:
+    """``compute(y)`` of every signal on the clip thread pool, in order; a bad signal's error
+    names its index."""
 
     def one(item):
         index, y = item
         try:
-            return _mfcc_with_config(y, config, threads=1)
+            return compute(y)
         except AudioError as err:
             raise AudioError(f"signal {index}: {err}") from err
 
-    return list(clip_pool().map(one, enumerate(signals)))
+    return list(clip_pool().map(one, enumerate(list(signals))))

@@ -64,3 +64,15 @@ def test_mfcc_batch_names_the_bad_signal():
 
     with pytest.raises(AudioError, match="signal 1: signal: 100 samples is shorter"):
         mfcc_batch([np.ones(16000), np.ones(100)], sr=16000)
+
+
+def test_log_mel_batch_equals_log_mel_clip_by_clip(rng):
+    from features import AudioError, log_mel, log_mel_batch
+
+    clips = [0.1 * rng.standard_normal(n) for n in (4000, 16000, 9000)]
+    batch = log_mel_batch(clips, sr=16000, n_mels=64)
+    assert [b.shape for b in batch] == [log_mel(y, sr=16000, n_mels=64).shape for y in clips]
+    for got, y in zip(batch, clips, strict=True):
+        np.testing.assert_allclose(got, log_mel(y, sr=16000, n_mels=64), rtol=1e-12, atol=1e-12)
+    with pytest.raises(AudioError, match="signal 1: "):
+        log_mel_batch([np.ones(16000), np.ones(100)], sr=16000)
