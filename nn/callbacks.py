@@ -50,7 +50,8 @@ class _Monitor(Callback):
 
 class EarlyStopping(_Monitor):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; optionally restore the
-    best weights seen."""
+    best weights seen (``params`` and the non-trainable ``state``, such as the moving
+    statistics of BatchNormalization, from the same epoch)."""
 
     def __init__(
         self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto", restore_best_weights=False
@@ -68,7 +69,11 @@ class EarlyStopping(_Monitor):
             self.best, self.wait = value, 0
             if self.restore_best_weights:
                 self.best_weights = [
-                    {k: v.copy() for k, v in layer.params.items()} for layer in self.model.layers
+                    (
+                        {k: v.copy() for k, v in layer.params.items()},
+                        {k: v.copy() for k, v in layer.state.items()},
+                    )
+                    for layer in self.model.layers
                 ]
             return
         self.wait += 1
@@ -78,9 +83,11 @@ class EarlyStopping(_Monitor):
 
     def on_train_end(self):
         if self.restore_best_weights and self.best_weights is not None:
-            for layer, params in zip(self.model.layers, self.best_weights, strict=True):
+            for layer, (params, state) in zip(self.model.layers, self.best_weights, strict=True):
                 for k, v in params.items():
                     layer.params[k][...] = v  # in place: the optimizer's state stays attached
+                for k, v in state.items():
+                    layer.state[k][...] = v
 
 
 class ModelCheckpoint(_Monitor):

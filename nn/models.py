@@ -399,8 +399,15 @@ class Sequential:
             + "Param #".rjust(widths[2])
         )
         body = [r[0].ljust(widths[0]) + r[1].ljust(widths[1]) + r[2].rjust(widths[2]) for r in rows]
-        total = self.count_params() if self.built else 0
-        nbytes = sum(p.nbytes for layer in self.layers for p in layer.params.values())
+        built = self.built
+        trainable = sum(layer.count_trainable_params() for layer in self.layers) if built else 0
+        fixed = sum(layer.count_non_trainable_params() for layer in self.layers) if built else 0
+        t_bytes = sum(p.nbytes for layer in self.layers for p in layer.params.values())
+        f_bytes = sum(s.nbytes for layer in self.layers for s in layer.state.values())
+
+        def size(nbytes):
+            return f"{nbytes / 1024:.2f} KB" if nbytes else "0.00 B"
+
         text = "\n".join(
             [
                 f'Model: "{self.name}"',
@@ -409,9 +416,9 @@ class Sequential:
                 line,
                 *body,
                 line,
-                f" Total params: {total:,} ({nbytes / 1024:.2f} KB)",
-                f" Trainable params: {total:,} ({nbytes / 1024:.2f} KB)",
-                " Non-trainable params: 0 (0.00 B)",
+                f" Total params: {trainable + fixed:,} ({size(t_bytes + f_bytes)})",
+                f" Trainable params: {trainable:,} ({size(t_bytes)})",
+                f" Non-trainable params: {fixed:,} ({size(f_bytes)})",  # BN moving statistics
             ]
         )
         if print_fn is not None:

@@ -1,14 +1,16 @@
 """Model files: one ``.npz`` with the weights and a JSON description. Never pickle.
 
     weights/<i>/<name>   every layer's parameters, as they are
+    state/<i>/<name>     every layer's non-trainable state (BatchNormalization's moving
+                         mean and variance), as it is
     __model__            a JSON string (a 0-d unicode array, so np.load(allow_pickle=False)
                          reads it): format tag and version, library version, architecture,
                          compile settings, free metadata (label names, feature config, CMVN
-                         statistics...), and the SHA-256 of all weights
+                         statistics...), and the SHA-256 of all weights and state
 
 Writes are atomic (a temporary file replaced in one step). Loading checks the format tag, the
-checksum, every layer and every weight shape, and says in one message what is wrong: a
-truncated file, a file that is not a model, a model edited after it was saved.
+checksum, every layer and every weight and state shape, and says in one message what is
+wrong: a truncated file, a file that is not a model, a model edited after it was saved.
 """
 
 from __future__ import annotations
@@ -42,10 +44,18 @@ def _library_version() -> str:
 
 
 def _weights(model) -> dict[str, np.ndarray]:
+    """Parameters and state, under the keys the file stores them (both are checksummed)."""
     return {
-        f"weights/{i}/{name}": p
-        for i, layer in enumerate(model.layers)
-        for name, p in layer.params.items()
+        **{
+            f"weights/{i}/{name}": p
+            for i, layer in enumerate(model.layers)
+            for name, p in layer.params.items()
+        },
+        **{
+            f"state/{i}/{name}": s
+            for i, layer in enumerate(model.layers)
+            for name, s in layer.state.items()
+        },
     }
 
 
@@ -164,6 +174,16 @@ def load_model(path):
                     f"{arrays[key].shape}, the layer needs {param.shape}"
                 )
             layer.params[name] = arrays[key].astype(param.dtype)
+        for name, value in layer.state.items():
+            key = f"state/{i}/{name}"
+            if key not in arrays:
+                raise ModelFileError(f"{path}: state {key} of layer {layer.name!r} is missing")
+            if arrays[key].shape != value.shape:
+                raise ModelFileError(
+                    f"{path}: state {key} of layer {layer.name!r} has shape "
+                    f"{arrays[key].shape}, the layer needs {value.shape}"
+                )
+            layer.state[name] = arrays[key].astype(value.dtype)
         layer.zero_grad()
     compiled = description.get("compile")
     if compiled:

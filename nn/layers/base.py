@@ -4,6 +4,10 @@ A layer holds ``params`` and ``grads`` dicts (Keras weight names: ``kernel``, ``
 its weights from ``params`` on every call (so replacing an array takes effect), and *adds* its
 gradients into ``grads`` (the optimizer's step and ``zero_grad`` reset them). After a backward
 the cache is cleared, so a second backward without a new forward raises.
+
+``state`` holds a layer's non-trainable arrays (Keras's non-trainable weights: the moving
+mean and variance of BatchNormalization). The optimizer never sees them (it iterates
+``params``); the model file saves them, and ``count_params`` counts them, as Keras does.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class Layer:
         self.name = name
         self.dtype = np.dtype(dtype) if dtype is not None else None
         self.params: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}  # non-trainable: saved, never optimised
         self.grads: dict[str, np.ndarray] = {}
         self.regularizers: dict[str, object] = {}
         self.output_shape = None
@@ -62,15 +67,23 @@ class Layer:
         return initializers.get(initializer)(shape, rng, dtype=self.dtype)
 
     def count_params(self) -> int:
+        """Trainable and non-trainable (``state``) values together, as Keras counts them."""
+        return self.count_trainable_params() + self.count_non_trainable_params()
+
+    def count_trainable_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
+
+    def count_non_trainable_params(self) -> int:
+        return int(sum(s.size for s in self.state.values()))
 
     def zero_grad(self):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def astype(self, dtype):
-        """Cast parameters (and gradients) to ``dtype``: float64 for gradient checks."""
+        """Cast parameters, gradients and state to ``dtype``: float64 for gradient checks."""
         self.dtype = np.dtype(dtype)
         self.params = {k: v.astype(dtype) for k, v in self.params.items()}
+        self.state = {k: v.astype(dtype) for k, v in self.state.items()}
         self.zero_grad()
         return self
 
