@@ -1,13 +1,14 @@
 """Keras-like layers: Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout,
 Activation; SimpleRNN, SeedRNN, LSTM, GRU, Bidirectional; Masking, GlobalAveragePooling1D,
-AttentionPooling1D. Each holds ``params`` and ``grads`` and calls ``nn.functional`` / ``nn.kernels``
-through ``nn.backend``."""
+AttentionPooling1D; BatchNormalization. Each holds ``params`` and ``grads`` (and ``state``,
+non-trainable) and calls ``nn.functional`` / ``nn.kernels`` through ``nn.backend``."""
 
 from nn.layers.base import Layer
 from nn.layers.bidirectional import Bidirectional
 from nn.layers.conv import Conv2D
 from nn.layers.core import Activation, Dropout, Flatten
 from nn.layers.dense import Dense
+from nn.layers.normalization import BatchNormalization
 from nn.layers.pooling import AveragePooling2D, MaxPooling2D
 from nn.layers.recurrent import GRU, LSTM, SeedRNN, SimpleRNN
 from nn.layers.temporal import AttentionPooling1D, GlobalAveragePooling1D, Masking
@@ -29,6 +30,7 @@ __all__ = [
     "Masking",
     "GlobalAveragePooling1D",
     "AttentionPooling1D",
+    "BatchNormalization",
 ]
 
 LAYER_CLASSES = {
@@ -49,5 +51,6 @@ LAYER_CLASSES = {
         Masking,
         GlobalAveragePooling1D,
         AttentionPooling1D,
+        BatchNormalization,
     )
 }
