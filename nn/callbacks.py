@@ -3,6 +3,11 @@
 Both watch a quantity of the epoch logs, by default "val_loss": validation data, never test
 data (``fit`` is never given the test set). Watching a "val_" quantity without validation data
 is an error, not a silent no-op.
+
+The epoch logs are one dict, handed to every callback's ``on_epoch_end`` in list order. A
+callback may add entries to it (a validation UAR, say); the callbacks after it in the list see
+them, and so do the History and the printed epoch line, which come after all callbacks (as in
+Keras). So put the callback that computes a quantity before the one that monitors it.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ class _Monitor(Callback):
         if self.monitor not in logs:
             raise KeyError(
                 f"{type(self).__name__} monitors {self.monitor!r}, but the epoch logs only "
-                f"have {sorted(logs)}; pass validation_data to fit()"
+                f"have {sorted(logs)}; pass validation_data to fit(), or put the callback "
+                "that adds it before this one in the list"
             )
         return float(logs[self.monitor])
 

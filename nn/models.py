@@ -255,6 +255,7 @@ class Sequential:
         validation_data=None,
         validation_split=0.0,
         shuffle=True,
+        batch_groups=None,
         callbacks=None,
         verbose="auto",
     ) -> History:
@@ -273,7 +274,20 @@ class Sequential:
             an array x, and only without validation_data).
         shuffle : bool
             Reshuffle every epoch, from the model's seed.
+        batch_groups : array (N,), optional
+            A group id per example (the speaker of each utterance). Every batch then holds
+            examples of one group only: each epoch, each group's indices are shuffled and
+            split into max(1, round(n_g / batch_size)) nearly equal batches
+            (``np.array_split``; so a batch can hold up to about 1.5 batch_size examples),
+            and the order of all batches is shuffled, all from the model's seed. Why:
+            BatchNormalization then normalises with one group's statistics in training,
+            which is what AdaBN (``nn.adaptation``) does for a new speaker at test time
+            (docs/cnn.md, "AdaBN"). Without it (the default), batches and the random stream
+            are exactly as before.
         callbacks : list of nn.callbacks objects
+            Called in list order at the end of every epoch with the same ``logs`` dict; a
+            callback may add entries (a validation UAR) that later callbacks, the History
+            and the printed epoch line all see.
         verbose : 0 silent, 1 progress bar (one line per epoch when not on a terminal),
             2 one line per epoch, "auto" = 1.
 
@@ -286,6 +300,7 @@ class Sequential:
         x0 = sampler(0, self.rng) if sampler else x
         x0 = self._prepare(x0)
         y = self._targets(y, x0.shape[0])
+        groups = self._batch_groups(batch_groups, x0.shape[0])
         if validation_split and validation_data is None:
             if sampler:
                 raise ValueError("validation_split needs an array x; pass validation_data instead")
@@ -294,6 +309,7 @@ class Sequential:
             cut = int(round(x0.shape[0] * (1.0 - validation_split)))
             validation_data = (x0[cut:], y[cut:])
             x0, y = x0[:cut], y[:cut]
+            groups = None if groups is None else groups[:cut]
         if validation_data is not None:
             vx = self._prepare(validation_data[0], "validation inputs")
             vy = self._targets(validation_data[1], vx.shape[0])
@@ -308,15 +324,18 @@ class Sequential:
         steps = -(-n // batch_size)
         for epoch in range(epochs):
             xe = x0 if epoch == 0 or sampler is None else self._prepare(sampler(epoch, self.rng))
-            order = self.rng.permutation(n) if shuffle else np.arange(n)
-            bar = _Progress(epoch, epochs, steps, verbose)
-            total_loss, correct = 0.0, 0
-            for step in range(steps):
-                idx = order[step * batch_size : (step + 1) * batch_size]
+            if groups is None:
+                order = self.rng.permutation(n) if shuffle else np.arange(n)
+                batches = [order[s * batch_size : (s + 1) * batch_size] for s in range(steps)]
+            else:
+                batches = self._group_batches(groups, batch_size, shuffle)
+            bar = _Progress(epoch, epochs, len(batches), verbose)
+            total_loss, correct, seen = 0.0, 0, 0
+            for step, idx in enumerate(batches):
                 loss, out = self.train_on_batch(xe[idx], y[idx])
                 total_loss += loss * len(idx)
                 correct += self._correct(out, y[idx])
-                seen = min((step + 1) * batch_size, n)
+                seen += len(idx)
                 bar.update(step + 1, self._logs(total_loss / seen, correct / seen))
             logs = self._logs(total_loss / n, correct / n)
             if validation_data is not None:
@@ -325,16 +344,41 @@ class Sequential:
                 logs["val_loss"] = val[0]
                 if self.metrics:
                     logs["val_accuracy"] = val[1]
-            bar.finish(logs)
-            history.append(epoch, logs)
-            for cb in callbacks:
+            for cb in callbacks:  # in list order; each may add entries to logs (a val UAR)
                 cb.on_epoch_end(epoch, logs)
+            bar.finish(logs)  # after the callbacks, as Keras: their entries are printed
+            history.append(epoch, logs)  # and recorded
             if self.stop_training:
                 break
         for cb in callbacks:
             cb.on_train_end()
         self.history = history  # as Keras: the last fit's History stays on the model
         return history
+
+    @staticmethod
+    def _batch_groups(batch_groups, n):
+        if batch_groups is None:
+            return None
+        groups = np.asarray(batch_groups)
+        if groups.ndim != 1 or groups.shape[0] != n:
+            raise ValueError(
+                f"batch_groups must give one group id per example, shape ({n},); "
+                f"got shape {groups.shape}"
+            )
+        return groups
+
+    def _group_batches(self, groups, batch_size, shuffle):
+        """The epoch's batches, each from one group (see ``fit``, ``batch_groups``)."""
+        _, which = np.unique(groups, return_inverse=True)
+        batches = []
+        for g in range(which.max() + 1):
+            idx = np.flatnonzero(which == g)
+            if shuffle:
+                idx = self.rng.permutation(idx)
+            batches.extend(np.array_split(idx, max(1, round(len(idx) / batch_size))))
+        if shuffle:
+            batches = [batches[i] for i in self.rng.permutation(len(batches))]
+        return batches
 
     def _logs(self, loss, accuracy):
         logs = {"loss": float(loss)}
