@@ -599,7 +599,7 @@ def test_batchnorm_matches_torch(rng, impl, shape, training):
     ty, tx, bn, order, back = _torch_bn(torch, x, gamma, beta, eps, training, stats)
     ty.backward(torch.from_numpy(np.ascontiguousarray(dout.transpose(order))))
     np.testing.assert_allclose(y, ty.detach().numpy().transpose(back), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dx, tx.grad.numpy().transpose(back), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(dx, tx.grad.numpy().transpose(back), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(dgamma, bn.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(dbeta, bn.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
 
