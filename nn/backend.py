@@ -28,7 +28,17 @@ from nn.functional import activations as _activations_ref
 __all__ = ["ops", "name", "implementations", "keep_freed_memory", "model_threads", "activation"]
 
 
-_FAMILIES = ("conv", "pool", "activations", "rnn", "seed_rnn", "lstm", "gru", "normalization")
+_FAMILIES = (
+    "conv",
+    "pool",
+    "activations",
+    "rnn",
+    "seed_rnn",
+    "lstm",
+    "gru",
+    "normalization",
+    "temporal",
+)
 
 
 def implementations(which: str) -> SimpleNamespace:

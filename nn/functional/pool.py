@@ -1,4 +1,4 @@
-"""Max and average pooling 2-D, channels last (C2, C3): the readable reference.
+"""Max and average pooling 2-D, channels last (C2, C3, P-gap2d): the readable reference.
 
 Shape letters (docs/conventions.md): N batch, H/W height/width, C channels, PH x PW pool,
 SH x SW strides. The fast twins live in ``nn/kernels/pool.py``.
@@ -15,7 +15,14 @@ import numpy as np
 
 from nn.functional.conv import pad_amounts
 
-__all__ = ["maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward"]
+__all__ = [
+    "maxpool2d_forward",
+    "maxpool2d_backward",
+    "avgpool2d_forward",
+    "avgpool2d_backward",
+    "global_average_pool2d_forward",
+    "global_average_pool2d_backward",
+]
 
 
 def _windows(x, pool, strides, padding, fill):
@@ -120,3 +127,31 @@ def avgpool2d_backward(dout, cache):
         for q in range(PW):
             dxp[:, p : p + SH * H_out : SH, q : q + SW * W_out : SW, :] += share
     return dxp[:, pads[0][0] : pads[0][0] + H, pads[1][0] : pads[1][0] + W, :]
+
+
+def global_average_pool2d_forward(x):
+    """The mean of each channel over the whole image (Keras ``GlobalAveragePooling2D``).
+
+    Math (docs/cnn.md, eq. P-gap2d)::
+
+        y[n, c] = (1 / (H W)) sum_{i, j} x[n, i, j, c]
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C)
+
+    Returns
+    -------
+    y : ndarray, shape (N, C)
+    cache : the input shape (N, H, W, C)
+    """
+    return x.mean(axis=(1, 2)), x.shape  # eq. P-gap2d
+
+
+def global_average_pool2d_backward(dout, x_shape):
+    """Every input of a channel gets the same share: dx[n, i, j, c] = dout[n, c] / (H W)
+    (eq. P-gap2d-b). Returns dx, shape (N, H, W, C), a new array (not a broadcast view)."""
+    _, H, W, _ = x_shape
+    dx = np.empty(x_shape, dtype=dout.dtype)
+    dx[...] = (dout / (H * W))[:, None, None, :]  # eq. P-gap2d-b
+    return dx

@@ -14,6 +14,8 @@ from nn.functional.sequence import time_mask
 __all__ = [
     "global_average_pool1d_forward",
     "global_average_pool1d_backward",
+    "statistics_pool1d_forward",
+    "statistics_pool1d_backward",
     "attention_pool_forward",
     "attention_pool_backward",
 ]
@@ -48,6 +50,76 @@ def global_average_pool1d_forward(x, mask=None):
 def global_average_pool1d_backward(dy, weights):
     """dx[n, t] = dy[n] m[n, t] / sum_t m[n, t]. Returns dx (N, T, H)."""
     return weights * dy[:, None, :]
+
+
+def statistics_pool1d_forward(x, mask=None, *, epsilon=1e-5):
+    """Statistics pooling: the mean and the standard deviation over the real steps.
+
+    Math (docs/rnn.md, eq. P-stat), with w[n, t] = m[n, t] / sum_t m[n, t]::
+
+        mu[n]    = sum_t w[n, t] x[n, t]
+        var[n]   = sum_t w[n, t] (x[n, t] - mu[n])^2          (biased: divides by the count)
+        sigma[n] = sqrt(var[n] + epsilon)
+        y[n]     = [mu[n], sigma[n]]                          (N, 2H): means first
+
+    Parameters
+    ----------
+    x : (N, T, H)    mask : (N, T) or None (every step real)
+    epsilon : float, added to the variance (1e-5): keeps sigma and its gradient finite for a
+        constant feature or a one-step sequence
+
+    Returns
+    -------
+    y : (N, 2 H)
+    cache : (w (N, T, 1), x - mu (N, T, H), sigma (N, H))
+
+    Raises
+    ------
+    ValueError
+        If a sequence has no real step (its mask is all 0): its statistics do not exist.
+
+    Notes
+    -----
+    The variance is computed from the centred values (two passes), never as
+    E[x^2] - mu^2, which loses every digit when the mean is large against the spread.
+
+    References
+    ----------
+    D. Snyder, D. Garcia-Romero, G. Sell, D. Povey, S. Khudanpur, "X-vectors: robust DNN
+    embeddings for speaker recognition", ICASSP 2018 (the statistics pooling layer).
+
+    See Also
+    --------
+    nn.kernels.temporal.statistics_pool1d_forward : the Numba twin.
+    """
+    N, T, _ = x.shape
+    m = time_mask(mask, N, T, x.dtype)
+    m = np.ones((N, T), x.dtype) if m is None else m
+    count = m.sum(axis=1, keepdims=True)
+    if np.any(count == 0):
+        raise ValueError("a sequence in the batch has no real step (its mask is all 0)")
+    w = (m / count)[:, :, None]
+    mu = (w * x).sum(axis=1)  # eq. P-stat, the mean
+    centred = x - mu[:, None, :]
+    var = (w * centred * centred).sum(axis=1)  # eq. P-stat, the biased variance
+    sigma = np.sqrt(var + epsilon)
+    return np.concatenate([mu, sigma], axis=1), (w, centred, sigma)
+
+
+def statistics_pool1d_backward(dy, cache):
+    """Gradient of ``statistics_pool1d_forward``.
+
+    Math (docs/rnn.md, eq. P-stat-b), with dy = [dmu, dsigma]::
+
+        dx[n, t] = w[n, t] (dmu[n] + (x[n, t] - mu[n]) dsigma[n] / sigma[n])
+
+    (The variance's own dependence on mu adds nothing: sum_t w (x_t - mu) = 0.) Padded steps
+    have w = 0, so they get no gradient. Returns dx (N, T, H).
+    """
+    w, centred, sigma = cache
+    H = sigma.shape[1]
+    dmu, dsigma = dy[:, :H], dy[:, H:]
+    return w * (dmu[:, None, :] + centred * (dsigma / sigma)[:, None, :])  # eq. P-stat-b
 
 
 def attention_pool_forward(x, W, v, mask=None):

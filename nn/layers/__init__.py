@@ -9,9 +9,14 @@ from nn.layers.conv import Conv2D
 from nn.layers.core import Activation, Dropout, Flatten
 from nn.layers.dense import Dense
 from nn.layers.normalization import BatchNormalization
-from nn.layers.pooling import AveragePooling2D, MaxPooling2D
+from nn.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from nn.layers.recurrent import GRU, LSTM, SeedRNN, SimpleRNN
-from nn.layers.temporal import AttentionPooling1D, GlobalAveragePooling1D, Masking
+from nn.layers.temporal import (
+    AttentionPooling1D,
+    GlobalAveragePooling1D,
+    Masking,
+    StatisticsPooling1D,
+)
 
 __all__ = [
     "Layer",
@@ -19,6 +24,7 @@ __all__ = [
     "Conv2D",
     "MaxPooling2D",
     "AveragePooling2D",
+    "GlobalAveragePooling2D",
     "Flatten",
     "Dropout",
     "Activation",
@@ -29,6 +35,7 @@ __all__ = [
     "Bidirectional",
     "Masking",
     "GlobalAveragePooling1D",
+    "StatisticsPooling1D",
     "AttentionPooling1D",
     "BatchNormalization",
 ]
@@ -40,6 +47,7 @@ LAYER_CLASSES = {
         Conv2D,
         MaxPooling2D,
         AveragePooling2D,
+        GlobalAveragePooling2D,
         Flatten,
         Dropout,
         Activation,
@@ -50,6 +58,7 @@ LAYER_CLASSES = {
         Bidirectional,
         Masking,
         GlobalAveragePooling1D,
+        StatisticsPooling1D,
         AttentionPooling1D,
         BatchNormalization,
     )

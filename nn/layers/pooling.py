@@ -1,4 +1,5 @@
-"""MaxPooling2D and AveragePooling2D (C2, C3; math in ``nn.functional.pool``)."""
+"""MaxPooling2D, AveragePooling2D and GlobalAveragePooling2D (C2, C3, P-gap2d; math in
+``nn.functional.pool``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from nn.functional.conv import conv_output_size
 from nn.layers.base import Layer
 from nn.layers.conv import _pair
 
-__all__ = ["MaxPooling2D", "AveragePooling2D"]
+__all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"]
 
 
 class _Pooling2D(Layer):
@@ -73,3 +74,27 @@ class AveragePooling2D(_Pooling2D):
 
     kind = "average_pooling2d"
     _op = "avg"
+
+
+class GlobalAveragePooling2D(Layer):
+    """(N, H, W, C) -> (N, C): the mean of each channel over the image (eq. P-gap2d).
+
+    After the convolutions of a CNN on an MFCC "image" it replaces Flatten + a large Dense
+    layer: one number per channel, whatever H (the number of frames) was.
+    """
+
+    kind = "global_average_pooling2d"
+
+    def _output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"layer {self.name!r} (GlobalAveragePooling2D) expects inputs shaped "
+                f"(None, H, W, C), got (None, {', '.join(map(str, input_shape))})"
+            )
+        return (input_shape[2],)
+
+    def _forward(self, x, training):
+        return backend.ops.pool.global_average_pool2d_forward(x)
+
+    def _backward(self, dz, x_shape):
+        return backend.ops.pool.global_average_pool2d_backward(dz, x_shape), {}

@@ -1,13 +1,15 @@
-"""Layers for padded sequences: Masking, GlobalAveragePooling1D, AttentionPooling1D."""
+"""Layers for padded sequences: Masking, GlobalAveragePooling1D, StatisticsPooling1D,
+AttentionPooling1D."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from nn import backend
 from nn.functional import temporal as F
 from nn.layers.base import Layer
 
-__all__ = ["Masking", "GlobalAveragePooling1D", "AttentionPooling1D"]
+__all__ = ["Masking", "GlobalAveragePooling1D", "StatisticsPooling1D", "AttentionPooling1D"]
 
 
 class Masking(Layer):
@@ -63,6 +65,45 @@ class GlobalAveragePooling1D(Layer):
 
     def _backward(self, dz, weights):
         return F.global_average_pool1d_backward(dz, weights), {}
+
+
+class StatisticsPooling1D(Layer):
+    """(N, T, H) -> (N, 2H): [mean, standard deviation] over the real steps (eq. P-stat).
+
+    The "statistics pooling" of x-vectors (Snyder et al., 2018), common in speech emotion
+    recognition: the spread of a feature over an utterance (how much the pitch or the
+    energy moves) carries as much as its mean. ``epsilon`` (1e-5) is added to the biased
+    variance before the square root. Uses the time mask as GlobalAveragePooling1D does.
+    """
+
+    kind = "statistics_pooling1d"
+    supports_masking = True
+
+    def __init__(self, epsilon=1e-5, *, input_shape=None, name=None, dtype=None):
+        super().__init__(input_shape=input_shape, name=name, dtype=dtype)
+        if not float(epsilon) >= 0.0:
+            raise ValueError(f"StatisticsPooling1D epsilon must be >= 0, got {epsilon}")
+        self.epsilon = float(epsilon)
+
+    def _output_shape(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(
+                f"layer {self.name!r} (StatisticsPooling1D) expects inputs shaped "
+                f"(None, T, H), got (None, {', '.join(map(str, input_shape))})"
+            )
+        return (2 * input_shape[1],)
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def _forward(self, x, training):
+        return backend.ops.temporal.statistics_pool1d_forward(x, self._mask, epsilon=self.epsilon)
+
+    def _backward(self, dz, cache):
+        return backend.ops.temporal.statistics_pool1d_backward(dz, cache), {}
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 class AttentionPooling1D(Layer):
