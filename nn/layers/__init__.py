@@ -1,11 +1,12 @@
-"""Keras-like layers: Dense, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dropout,
-Activation; SimpleRNN, SeedRNN, LSTM, GRU, Bidirectional; Masking, GlobalAveragePooling1D,
-AttentionPooling1D; BatchNormalization. Each holds ``params`` and ``grads`` (and ``state``,
+"""Keras-like layers: Dense, Conv2D, Conv1D, MaxPooling2D, AveragePooling2D,
+GlobalAveragePooling2D, Flatten, Dropout, Activation; SimpleRNN, SeedRNN, LSTM, GRU,
+Bidirectional; Masking, GlobalAveragePooling1D, StatisticsPooling1D, AttentionPooling1D;
+BatchNormalization. Each holds ``params`` and ``grads`` (and ``state``,
 non-trainable) and calls ``nn.functional`` / ``nn.kernels`` through ``nn.backend``."""
 
 from nn.layers.base import Layer
 from nn.layers.bidirectional import Bidirectional
-from nn.layers.conv import Conv2D
+from nn.layers.conv import Conv1D, Conv2D
 from nn.layers.core import Activation, Dropout, Flatten
 from nn.layers.dense import Dense
 from nn.layers.normalization import BatchNormalization
@@ -22,6 +23,7 @@ __all__ = [
     "Layer",
     "Dense",
     "Conv2D",
+    "Conv1D",
     "MaxPooling2D",
     "AveragePooling2D",
     "GlobalAveragePooling2D",
@@ -45,6 +47,7 @@ LAYER_CLASSES = {
     for cls in (
         Dense,
         Conv2D,
+        Conv1D,
         MaxPooling2D,
         AveragePooling2D,
         GlobalAveragePooling2D,
