@@ -1,4 +1,5 @@
-"""Callbacks for ``Sequential.fit``: EarlyStopping and ModelCheckpoint.
+"""Callbacks for ``Sequential.fit``: EarlyStopping, ModelCheckpoint, LearningRateScheduler and
+ReduceLROnPlateau.
 
 Both watch a quantity of the epoch logs, by default "val_loss": validation data, never test
 data (``fit`` is never given the test set). Watching a "val_" quantity without validation data
@@ -14,7 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint"]
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "LearningRateScheduler",
+    "ReduceLROnPlateau",
+]
 
 
 class Callback:
@@ -23,6 +30,12 @@ class Callback:
 
     def on_train_begin(self):
         pass
+
+    def on_epoch_begin(self, epoch: int, logs: dict):
+        pass
+
+    def on_batch_end(self, batch: int, logs: dict):
+        """After each training step; ``logs`` holds the epoch's running loss (and accuracy)."""
 
     def on_epoch_end(self, epoch: int, logs: dict):
         pass
@@ -116,3 +129,85 @@ class ModelCheckpoint(_Monitor):
         self.model.save(
             self.filepath.format(epoch=epoch + 1, **{k: np.round(v, 4) for k, v in logs.items()})
         )
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at the start of every epoch (Keras's callback).
+
+    ``schedule(epoch, lr) -> new lr``, with epoch counted from 0 and lr the current rate. The
+    optimizer needs a number as its learning rate, not a schedule (``nn.schedules``, which
+    changes it every step instead). The rate of the epoch is added to its logs as
+    "learning_rate", as Keras does.
+    """
+
+    def __init__(self, schedule, verbose=0):
+        self.schedule = schedule
+        self.verbose = int(verbose)
+
+    def on_epoch_begin(self, epoch, logs):
+        lr = self.schedule(epoch, float(self.model.optimizer.learning_rate))
+        if isinstance(lr, bool) or not isinstance(lr, int | float | np.integer | np.floating):
+            raise ValueError(
+                f"LearningRateScheduler: the schedule must return a number, got {lr!r} "
+                f"at epoch {epoch}"
+            )
+        self.model.optimizer.learning_rate = float(lr)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch, logs):
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stops improving (Keras's rule).
+
+    After ``patience`` epochs in a row without an improvement of more than ``min_delta``,
+    lr <- max(lr * factor, min_lr); then ``cooldown`` epochs pass before epochs without an
+    improvement are counted again. Nothing happens once lr is at min_lr. The rate used in
+    the epoch is added to its logs as "learning_rate", as Keras does.
+
+    As in Keras, the cooldown counter runs down before each epoch is judged, so the last
+    cooldown epoch already counts: ``cooldown=c`` leaves c - 1 epochs uncounted
+    (tests/nn/test_schedules.py pins it).
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"ReduceLROnPlateau needs 0 < factor < 1, got {factor}")
+        super().__init__(monitor, mode, min_delta)
+        self.factor, self.patience, self.verbose = float(factor), int(patience), int(verbose)
+        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+
+    def on_train_begin(self):
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
+
+    def on_epoch_end(self, epoch, logs):
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        value = self._value(logs)
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value, self.best):
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience and optimizer.learning_rate > self.min_lr:
+                optimizer.learning_rate = max(optimizer.learning_rate * self.factor, self.min_lr)
+                if self.verbose:
+                    print(
+                        f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                        f"{optimizer.learning_rate}."
+                    )
+                self.cooldown_counter, self.wait = self.cooldown, 0

@@ -323,6 +323,8 @@ class Sequential:
         n = x0.shape[0]
         steps = -(-n // batch_size)
         for epoch in range(epochs):
+            for cb in callbacks:  # LearningRateScheduler sets the epoch's rate here
+                cb.on_epoch_begin(epoch, {})
             xe = x0 if epoch == 0 or sampler is None else self._prepare(sampler(epoch, self.rng))
             if groups is None:
                 order = self.rng.permutation(n) if shuffle else np.arange(n)
@@ -336,7 +338,10 @@ class Sequential:
                 total_loss += loss * len(idx)
                 correct += self._correct(out, y[idx])
                 seen += len(idx)
-                bar.update(step + 1, self._logs(total_loss / seen, correct / seen))
+                batch_logs = self._logs(total_loss / seen, correct / seen)
+                bar.update(step + 1, batch_logs)
+                for cb in callbacks:
+                    cb.on_batch_end(step, batch_logs)
             logs = self._logs(total_loss / n, correct / n)
             if validation_data is not None:
                 val = self.evaluate(vx, vy, batch_size=batch_size, verbose=0)

@@ -4,11 +4,19 @@ The update rules are pure functions (``sgd_update``, ``adam_update``), as in CS2
 optimizer objects keep one state per parameter, keyed by the parameter *array* (never by its
 name), and clip gradients first: ``clipvalue`` clips every element to [-v, v], ``clipnorm``
 rescales each gradient whose L2 norm exceeds the value (per tensor, as Keras).
+
+``learning_rate`` is a number or a schedule (``nn.schedules``: ExponentialDecay,
+PiecewiseConstantDecay, CosineDecay), as in Keras. A schedule is evaluated once per update
+step, at the optimizer's step count ``iterations`` (the updates already made: 0 for the
+first), and that one rate is used for every parameter of the step; ``iterations`` then
+advances by one per ``apply`` call.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from nn import schedules
 
 __all__ = ["SGD", "Adam", "sgd_update", "adam_update", "get"]
 
@@ -56,10 +64,40 @@ def adam_update(w, dw, state, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilo
 
 class Optimizer:
     def __init__(self, learning_rate, *, clipnorm=None, clipvalue=None):
-        self.learning_rate = float(learning_rate)
+        self._schedule = None
+        self.learning_rate = learning_rate
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
+        self.iterations = 0  # updates made so far: the step a schedule is evaluated at
         self._state: dict[int, tuple[np.ndarray, dict]] = {}
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate of the next update: the schedule at ``iterations``, or the constant."""
+        if self._schedule is not None:
+            return float(self._schedule(self.iterations))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        """A number, or a ``nn.schedules.LearningRateSchedule`` (which replaces any before).
+
+        As Keras, an optimizer created with a schedule refuses a plain number later (the
+        callbacks ``LearningRateScheduler`` and ``ReduceLROnPlateau`` set one)."""
+        if isinstance(value, schedules.LearningRateSchedule):
+            self._schedule = value
+            return
+        if self._schedule is not None:
+            raise TypeError(
+                f"this optimizer's learning rate is the schedule {self._schedule!r}, so it "
+                "cannot be set to a number; create the optimizer with a float learning_rate "
+                "to let a callback change it"
+            )
+        if isinstance(value, dict) or callable(value):
+            raise TypeError(
+                f"learning_rate must be a number or a nn.schedules schedule, got {value!r}"
+            )
+        self._learning_rate = float(value)
 
     def _clip(self, g):
         if self.clipvalue is not None:
@@ -78,14 +116,23 @@ class Optimizer:
         return entry[1]
 
     def apply(self, params_and_grads):
-        """One update of every (parameter, gradient) pair, in place."""
+        """One update step of every (parameter, gradient) pair, in place, all with the same
+        learning rate (a schedule is evaluated once, at ``iterations``, which then advances)."""
+        learning_rate = self.learning_rate
         for w, dw in params_and_grads:
-            self._update(w, self._clip(dw), self.state_for(w))
+            self._update(w, self._clip(dw), self.state_for(w), learning_rate)
+        self.iterations += 1
 
     def get_config(self):
+        """The constructor's arguments; a schedule as {"class": ..., "config": ...}. The step
+        count and the per-parameter state (momentum, Adam's moments) are not part of it."""
         return {
             "class": type(self).__name__,
-            "learning_rate": self.learning_rate,
+            "learning_rate": (
+                schedules.serialize(self._schedule)
+                if self._schedule is not None
+                else self._learning_rate
+            ),
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
         }
@@ -98,12 +145,12 @@ class SGD(Optimizer):
         super().__init__(learning_rate, **clip)
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    def _update(self, w, dw, state):
+    def _update(self, w, dw, state, learning_rate):
         sgd_update(
             w,
             dw,
             state,
-            learning_rate=self.learning_rate,
+            learning_rate=learning_rate,
             momentum=self.momentum,
             nesterov=self.nesterov,
         )
@@ -119,14 +166,14 @@ class Adam(Optimizer):
         super().__init__(learning_rate, **clip)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def _update(self, w, dw, state):
+    def _update(self, w, dw, state, learning_rate):
         from nn import backend  # the Numba twin of adam_update, or this module's rule itself
 
         backend.ops.optim.adam_update(
             w,
             dw,
             state,
-            learning_rate=self.learning_rate,
+            learning_rate=learning_rate,
             beta_1=self.beta_1,
             beta_2=self.beta_2,
             epsilon=self.epsilon,
@@ -142,12 +189,16 @@ class Adam(Optimizer):
 
 
 def get(spec) -> Optimizer:
-    """An optimizer object as it is, "adam" / "sgd" with defaults, or a saved config dict."""
+    """An optimizer object as it is, "adam" / "sgd" with defaults, or a saved config dict
+    (``get_config``; its learning_rate may be a saved schedule, {"class": ..., "config": ...})."""
     if isinstance(spec, Optimizer):
         return spec
     if isinstance(spec, str) and spec.lower() in ("adam", "sgd"):
         return Adam() if spec.lower() == "adam" else SGD()
     if isinstance(spec, dict) and spec.get("class") in ("Adam", "SGD"):
         cls = Adam if spec["class"] == "Adam" else SGD
-        return cls(**{k: v for k, v in spec.items() if k != "class"})
+        kwargs = {k: v for k, v in spec.items() if k != "class"}
+        if isinstance(kwargs.get("learning_rate"), dict):
+            kwargs["learning_rate"] = schedules.deserialize(kwargs["learning_rate"])
+        return cls(**kwargs)
     raise ValueError(f"unknown optimizer {spec!r}; use 'adam', 'sgd', Adam(...) or SGD(...)")
