@@ -10,8 +10,9 @@ import numpy as np
 
 from features import fit_cmvn
 from ser.corpus import load_corpus, speaker_split
+from ser.inputs import FeatureSet, InputSpec
 from ser.lesson import fast_mode, output_dir
-from ser.pipeline import FeatureSet, extract_features
+from ser.pipeline import extract_features
 
 out = output_dir(__file__)
 emotions = ["neutral", "sad", "angry"]  # 3 classes, as the document's Dense(3)
@@ -30,8 +31,11 @@ raw = {
     for name, part in (("train", split.train), ("val", split.validation), ("test", split.test))
 }  # MFCC, M1-M8
 cmvn = fit_cmvn(raw["train"])  # M10, training speakers only
+spec = InputSpec()  # the document's input: 128 frames x 13 MFCCs, one channel, centre crops
 sets = {
-    name: FeatureSet.build(list(part), raw[name], emotions, cmvn)
+    name: FeatureSet.build(
+        list(part), raw[name], [(0, len(f)) for f in raw[name]], emotions, spec, cmvn
+    )  # every frame counts: no silence trimming
     for name, part in (("train", split.train), ("val", split.validation), ("test", split.test))
 }
 train_data, train_labels = sets["train"].tensor(np.random.default_rng(0)), sets["train"].onehot(3)

@@ -23,7 +23,7 @@ def run_demo(
     *,
     out,
     emotions=DEMO_EMOTIONS,
-    epochs=10,
+    epochs=None,
     seed=0,
     data=None,
     corpus_name=None,
@@ -36,7 +36,8 @@ def run_demo(
     """Run the main job; returns accuracy, UAR, macro F1, seconds, test speakers, model path.
 
     ``corpus_options`` go to ``synthetic_corpus`` (e.g. fewer speakers for a quick run).
-    ``model`` is a recipe name (``ser.recipes.RECIPES``); the default is the document's CNN.
+    ``model`` is a recipe or its name (``ser.recipes.RECIPES``); the default is the
+    document's CNN. ``epochs`` overrides the recipe's (None keeps it: 10 for the CNN).
     """
     from ser.corpus import load_corpus
     from ser.experiment import train
@@ -63,12 +64,12 @@ def run_demo(
     run = train(
         corpus,
         labels=emotions,
+        recipe=model,
         epochs=epochs,
         seed=seed,
         cache_dir=cache_dir,
         verbose=verbose,
         log=log,
-        model=model,
     )
     s = run.test_scores
     model_path = run.model.save(out / "model.npz")
@@ -86,7 +87,7 @@ def run_demo(
             },
         ),
     }
-    if model == "cnn":
+    if run.recipe.name == "cnn":
         kernel = run.model.layers[0].params["kernel"]
         figures["learned filters"] = save_filters(out / "filters.png", kernel)
     elapsed = time.perf_counter() - start
@@ -97,9 +98,9 @@ def run_demo(
         "seconds": elapsed,
         "test_speakers": run.split.speakers["test"],
         "model": str(model_path),
-        "recipe": model,
+        "recipe": run.recipe.name,
     }
-    report = _report(run, source, results, figures, epochs, seed)
+    report = _report(run, source, results, figures, seed, synthetic=data is None)
     (out / "report.md").write_text(report)
     log("")
     log(f"test on {s.n} utterances of unseen speakers {', '.join(results['test_speakers'])}:")
@@ -112,35 +113,68 @@ def run_demo(
     return results
 
 
-def _report(run, source, results, figures, epochs, seed) -> str:
+def _report(run, source, results, figures, seed, *, synthetic) -> str:
     s = run.test_scores
     h = run.history.history
+    recipe = run.recipe
     groups = {k: ", ".join(v) for k, v in run.split.speakers.items()}
     recall = "\n".join(f"| {lab} | {r:.3f} |" for lab, r in zip(s.labels, s.recall, strict=True))
     figs = "\n".join(f"- {name}: ![{name}]({Path(p).name})" for name, p in figures.items())
-    recipe = results.get("recipe", "cnn")
-    if recipe == "cnn":
+    if recipe.name == "cnn":
         title = "the document's CNN"
-        features = '13 MFCCs (preset "default")'
         model = (
             "the document's CNN (Conv2D 32 3x3 relu, MaxPooling2D 2x2, Flatten, Dense 64 relu, "
             f"Dense {len(s.labels)} softmax)"
         )
-        optimizer = "Adam"
     else:
-        title = f"the {recipe} model"
-        features = '13 MFCCs (preset "default") + deltas + delta-deltas (39 per frame)'
+        title = f"the {recipe.name} model"
         model = " -> ".join(type(layer).__name__ for layer in run.model.layers)
-        optimizer = "Adam (learning rate 3e-3, clipnorm 1)"
+    spec = recipe.inputs
+    kind = {"mfcc": "MFCCs", "logmel": "log-mel bands"}[spec.features]
+    width = run.model.input_shape[2]
+    features = (
+        f"{width} numbers per frame: {kind}"
+        + {
+            0: "",
+            1: " + deltas",
+            2: " + deltas + delta-deltas",
+        }[spec.deltas]
+    )
+    normalised = {
+        "training": "CMVN fitted on the training speakers",
+        "speaker": "CMVN of each speaker from their own utterances",
+        "utterance": "CMVN of each utterance",
+    }[spec.normalisation]
+    crops = "the centre crop" if spec.test_crops == "centre" else "every crop, averaged"
+    trimmed = ", silence trimmed" if spec.trim_silence else ""
+    optimizer = f"Adam (learning rate {recipe.learning_rate:g}, {recipe.schedule})"
+    last = (
+        f"Final epoch: loss {h['loss'][-1]:.3f}, accuracy {h['accuracy'][-1]:.3f}"
+        + (f"; validation loss {h['val_loss'][-1]:.3f}" if "val_loss" in h else "")
+        + (f", validation accuracy {h['val_accuracy'][-1]:.3f}" if "val_accuracy" in h else "")
+        + (f"; best validation UAR {max(h['val_uar']):.3f}" if "val_uar" in h else "")
+        + "."
+    )
+    if synthetic:
+        caveat = (
+            "A synthetic corpus teaches the machinery, not the real task: these scores say "
+            "nothing about real recordings (docs/corpus.md)."
+        )
+    else:
+        caveat = (
+            f"Measured on real recordings ({source}), on {len(run.split.speakers['test'])} test "
+            "speakers of one split: a single split of few speakers is noisy. For a number to "
+            "quote, cross-validate by speaker (`ser crossval`, docs/evaluation.md)."
+        )
     return f"""# Speech emotion recognition: {title} on unseen speakers
 
 - Data: {source}; emotions {", ".join(s.labels)}.
 - Split by speaker (seed {seed}): train {groups["train"]};
   validation {groups["validation"]}; test {groups["test"]}.
-- Features: {features}, CMVN fitted on the training speakers, 128 frames
-  (random crops in training, centre crops for testing).
-- Model: {model}, {run.model.count_params():,} parameters; {optimizer}, batch 32,
-  {epochs} epochs.
+- Features: {features}, {normalised}{trimmed}, {spec.n_frames} frames
+  (random crops in training, {crops} for testing).
+- Model: {model}, {run.model.count_params():,} parameters; {optimizer}, batch
+  {recipe.batch_size}, {recipe.epochs} epochs.
 - Time: {results["seconds"]:.0f} s in all ({run.timings["features_s"]:.1f} s features,
   {run.timings["training_s"]:.1f} s training).
 
@@ -161,13 +195,11 @@ def _report(run, source, results, figures, epochs, seed) -> str:
 {s.table()}
 ```
 
-Final epoch: loss {h["loss"][-1]:.3f}, accuracy {h["accuracy"][-1]:.3f}; validation loss
-{h["val_loss"][-1]:.3f}, accuracy {h["val_accuracy"][-1]:.3f}.
+{last}
 
 ## Figures
 
 {figs}
 
-A synthetic corpus teaches the machinery, not the real task: these scores say nothing about
-real recordings (docs/corpus.md).
+{caveat}
 """

@@ -1,25 +1,39 @@
-"""Train, evaluate and predict: the steps ``ser demo``, ``ser train``, ``ser evaluate`` and
-``ser predict`` share.
+"""Train, evaluate and predict: the steps ``ser demo``, ``ser train``, ``ser crossval``,
+``ser evaluate`` and ``ser predict`` share.
 
 A trained model is saved with everything needed to use it later (``model.metadata``): the
-label names, the feature config, the CMVN statistics of its training speakers, the input
-length, and which speakers it was trained, validated and tested on.
+label names, the feature config, how its inputs are built (``ser.inputs.InputSpec``), the
+CMVN statistics of its training speakers when it uses them, whether it adapts its batch
+normalisation to each speaker, and which speakers it was trained, validated and tested on.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from features import AudioError, CMVNStats, MFCCConfig, fit_cmvn, load_audio, mfcc
+from features import AudioError, CMVNStats, MFCCConfig, load_audio, spec_augment
+from nn.callbacks import Callback, EarlyStopping
 from nn.metrics import accuracy, confusion_matrix, macro_f1, per_class_recall, uar
 from ser import recipes
-from ser.corpus import Corpus, speaker_split
-from ser.pipeline import N_FRAMES, FeatureSet, extract_features, fixed_length, model_features
+from ser.corpus import Corpus, Utterance, speaker_split
+from ser.inputs import FeatureSet, InputSpec, fit_training_cmvn, model_inputs
+from ser.pipeline import compute_features, extract
 from ser.progress import progress_printer
 
-__all__ = ["TrainingRun", "train", "evaluate", "predict_files", "Scores"]
+__all__ = [
+    "TrainingRun",
+    "Scores",
+    "train",
+    "fit_recipe",
+    "feature_sets",
+    "predict_proba",
+    "evaluate",
+    "predict_files",
+    "pipeline_of",
+]
 
 
 @dataclass
@@ -69,148 +83,312 @@ class TrainingRun:
     test: FeatureSet
     test_scores: Scores
     timings: dict = field(default_factory=dict)
+    recipe: object = None
+
+
+# ---- inputs ------------------------------------------------------------------------------
+def feature_config(recipe) -> MFCCConfig:
+    """The features.MFCCConfig a recipe extracts with (its overrides on the default)."""
+    return MFCCConfig(**recipe.feature_config)
+
+
+def feature_sets(spec: InputSpec, parts: dict, raw: dict, labels, cmvn=None):
+    """Build a FeatureSet per part from raw features.
+
+    ``parts`` maps a name ("train", "validation", "test") to a list of utterances and ``raw``
+    maps each utterance to its raw features (kind -> array, ``raw_features``). With normalisation
+    "training" the statistics are fitted on the part "train" unless ``cmvn`` is given.
+
+    Returns (dict name -> FeatureSet, the training CMVN statistics or None).
+    """
+    built = {}
+    for name, utterances in parts.items():
+        if not utterances:
+            continue
+        columns = {k: [raw[u][k] for u in utterances] for k in spec.kinds}
+        pairs = [model_inputs(spec, columns, i) for i in range(len(utterances))]
+        built[name] = (utterances, [p[0] for p in pairs], [p[1] for p in pairs])
+    if spec.normalisation == "training" and cmvn is None:
+        _, inputs, spans = built["train"]
+        cmvn = fit_training_cmvn(inputs, spans)  # M10, training speakers only
+    sets = {
+        name: FeatureSet.build(utts, inputs, spans, labels, spec, cmvn)
+        for name, (utts, inputs, spans) in built.items()
+    }
+    return sets, (cmvn if spec.normalisation == "training" else None)
+
+
+def raw_features(utterances, spec: InputSpec, config, *, cache_dir=None, progress=None):
+    """Utterance -> {kind: array} for ``utterances``, from ``ser.pipeline.extract``."""
+    out = extract(
+        list(utterances), config=config, kinds=spec.kinds, cache_dir=cache_dir, progress=progress
+    )
+    return {u: {k: out[k][i] for k in spec.kinds} for i, u in enumerate(utterances)}
+
+
+# ---- training ------------------------------------------------------------------------------
+def _augmenter(recipe):
+    if "specaugment" not in recipe.augment:
+        return None
+
+    def augment(x, rng):  # eq. AUG-4 on (N, T, C); an image batch is (N, T, C, 1)
+        flat = x[..., 0] if x.ndim == 4 else x
+        out = spec_augment(flat, rng=rng, max_freq=max(1, flat.shape[2] // 8))
+        return out[..., None] if x.ndim == 4 else out
+
+    return augment
+
+
+def _steps_per_epoch(recipe, train: FeatureSet) -> int:
+    if not recipe.speaker_batches:
+        return -(-len(train) // recipe.batch_size)
+    _, counts = np.unique(train.speakers, return_counts=True)
+    return int(sum(max(1, round(c / recipe.batch_size)) for c in counts))
+
+
+class ValidationUAR(Callback):
+    """Adds "val_uar", the UAR on the validation speakers as the model will be tested
+    (every crop, AdaBN per speaker when the recipe adapts), to every epoch's logs."""
+
+    def __init__(self, data: FeatureSet, n_classes: int, adapt: bool):
+        self.data, self.n_classes, self.adapt = data, n_classes, adapt
+
+    def on_epoch_end(self, epoch, logs):
+        probs = predict_proba(self.model, self.data, adapt=self.adapt)
+        logs["val_uar"] = uar(self.data.labels, probs.argmax(axis=1), n_classes=self.n_classes)
+
+
+def fit_recipe(
+    recipe, train: FeatureSet, validation: FeatureSet | None, *, labels, config, seed=0, verbose=1
+):
+    """Build the recipe's network and train it on ``train``; returns (model, History).
+
+    Validation speakers are used as the recipe says: to report a validation loss after each
+    epoch, or, with ``early_stopping``, to keep the weights of the epoch with the best
+    validation UAR. The test speakers are never seen here.
+    """
+    k = len(labels)
+    model = recipes.build(recipe, k, config=config, seed=seed)
+    steps = _steps_per_epoch(recipe, train) * recipe.epochs
+    model.compile(
+        optimizer=recipe.optimizer(steps), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
+    callbacks, extra = [], {}
+    if validation is not None and recipe.early_stopping:
+        callbacks += [
+            ValidationUAR(validation, k, recipe.adapt_batchnorm),
+            EarlyStopping(
+                monitor="val_uar", mode="max", patience=recipe.epochs, restore_best_weights=True
+            ),
+        ]
+    elif validation is not None:
+        extra["validation_data"] = (validation.tensor(), validation.onehot(k))
+    history = model.fit(
+        train.sampler(_augmenter(recipe)),
+        train.onehot(k),
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        verbose=verbose,
+        callbacks=callbacks,
+        batch_groups=np.array(train.speakers) if recipe.speaker_batches else None,
+        **extra,
+    )
+    return model, history
+
+
+def describe(recipe, *, labels, config, cmvn, corpus, speakers, seed) -> dict:
+    """The metadata a saved model carries (everything predict/evaluate need)."""
+    return {
+        "recipe": recipe.name,
+        "labels": list(labels),
+        "feature_config": config.to_dict(),
+        "inputs": recipe.inputs.to_dict(),
+        "adapt_batchnorm": recipe.adapt_batchnorm,
+        "input": recipe.inputs.layout,  # read by files saved before "inputs" existed
+        "n_frames": recipe.inputs.n_frames,
+        "cmvn": None
+        if cmvn is None
+        else {"mean": cmvn.mean.tolist(), "std": cmvn.std.tolist(), "n_frames": cmvn.n_frames},
+        "corpus": corpus,
+        "speakers": speakers,
+        "seed": seed,
+    }
 
 
 def train(
     corpus: Corpus,
     *,
     labels,
-    epochs=10,
-    batch_size=32,
+    recipe="cnn",
     seed=0,
-    config=None,
     cache_dir=None,
     verbose=1,
     log=print,
-    model="cnn",
+    epochs=None,
+    model=None,
 ) -> TrainingRun:
-    """Split ``corpus`` by speaker, extract features, train a model, test it.
+    """Split ``corpus`` by speaker, extract features, train a recipe, test it.
 
-    ``model`` names a recipe (``ser.recipes.RECIPES``): "cnn" is the document's CNN on
-    (128, 13, 1) MFCC maps; "lstm", "gru", "seed-rnn" and "bilstm-attention" read (128, 39)
-    sequences of MFCC + deltas + delta-deltas.
-
-    The test speakers are scored once, at the end; training only ever sees the training
-    speakers, and validation the validation speakers (docs/training.md).
+    ``recipe`` is a ``ser.recipes.Recipe`` or its name (``model`` is an older name for the
+    same argument; ``epochs`` overrides the recipe's). The test speakers are scored once, at
+    the end; training only ever sees the training speakers, and validation the validation
+    speakers (docs/training.md).
     """
-    import time
-
+    recipe = recipes.get(model or recipe) if isinstance(model or recipe, str) else recipe
+    recipe = recipe.replace(epochs=epochs)
     labels = list(labels)
     missing = [e for e in labels if e not in corpus.emotions]
     if missing:
         raise ValueError(f"{corpus.name} has no utterances of {missing}; it has {corpus.emotions}")
     corpus = corpus.select(emotions=labels)
-    config = config or MFCCConfig()
+    config = feature_config(recipe)
     split = speaker_split(corpus, validation=0.2, test=0.2, seed=seed)
     t0 = time.perf_counter()
     log(
-        f"features: MFCC of {len(corpus)} utterances (cached in {cache_dir or 'the default cache'})"
+        f"features: {recipe.inputs.features} of {len(corpus)} utterances "
+        f"(cached in {cache_dir or 'the default cache'})"
     )
-    raw = {}
-    for name, part in (
-        ("train", split.train),
-        ("validation", split.validation),
-        ("test", split.test),
-    ):
-        raw[name] = extract_features(
-            list(part),
-            config=config,
-            cache_dir=cache_dir,
-            progress=progress_printer(f"  {name}") if verbose else None,
-        )
+    raw = raw_features(
+        corpus,
+        recipe.inputs,
+        config,
+        cache_dir=cache_dir,
+        progress=progress_printer("  features") if verbose else None,
+    )
+    parts = {
+        "train": list(split.train),
+        "validation": list(split.validation),
+        "test": list(split.test),
+    }
+    sets, cmvn = feature_sets(recipe.inputs, parts, raw, labels)
     t_features = time.perf_counter() - t0
-    k = len(labels)
-    model_name = model
-    net, kind = recipes.build(model, k, n_mfcc=config.n_mfcc, n_frames=N_FRAMES, seed=seed)
-    inputs = {name: [model_features(f, kind) for f in raw[name]] for name in raw}
-    cmvn = fit_cmvn(inputs["train"])  # M10, training speakers only
-    sets = {
-        name: FeatureSet.build(list(part), inputs[name], labels, cmvn, kind)
-        for name, part in (
-            ("train", split.train),
-            ("validation", split.validation),
-            ("test", split.test),
-        )
-    }
-    model = net
-    model.metadata = {
-        "recipe": model_name,
-        "input": kind,
-        "labels": labels,
-        "feature_config": config.to_dict(),
-        "n_frames": N_FRAMES,
-        "cmvn": {"mean": cmvn.mean.tolist(), "std": cmvn.std.tolist(), "n_frames": cmvn.n_frames},
-        "corpus": corpus.name,
-        "speakers": split.speakers,
-        "seed": seed,
-    }
     log(
         f"training: {len(split.train)} utterances of {len(split.train.speakers)} speakers, "
         f"validating on {len(split.validation.speakers)}, testing on {len(split.test.speakers)} "
         f"unseen speakers"
     )
     t0 = time.perf_counter()
-    history = model.fit(
-        sets["train"].sampler(),
-        sets["train"].onehot(k),
-        epochs=epochs,
-        batch_size=batch_size,
+    net, history = fit_recipe(
+        recipe,
+        sets["train"],
+        sets["validation"],
+        labels=labels,
+        config=config,
+        seed=seed,
         verbose=verbose,
-        validation_data=(sets["validation"].tensor(), sets["validation"].onehot(k)),
     )
     t_train = time.perf_counter() - t0
-    predictions = model.predict(sets["test"].tensor()).argmax(axis=1)
-    scores = Scores.of(sets["test"].labels, predictions, labels)
+    net.metadata = describe(
+        recipe,
+        labels=labels,
+        config=config,
+        cmvn=cmvn,
+        corpus=corpus.name,
+        speakers=split.speakers,
+        seed=seed,
+    )
+    probs = predict_proba(net, sets["test"], adapt=recipe.adapt_batchnorm)
+    scores = Scores.of(sets["test"].labels, probs.argmax(axis=1), labels)
     return TrainingRun(
-        model,
+        net,
         history,
         split,
         labels,
         sets["test"],
         scores,
         {"features_s": t_features, "training_s": t_train},
+        recipe,
     )
 
 
-def _cmvn_of(model) -> CMVNStats:
-    c = model.metadata["cmvn"]
-    return CMVNStats(np.asarray(c["mean"]), np.asarray(c["std"]), int(c["n_frames"]))
+# ---- prediction ------------------------------------------------------------------------------
+def predict_proba(model, data: FeatureSet, *, adapt: bool = False) -> np.ndarray:
+    """Class probabilities (N, K) of every utterance of ``data``, each the mean over its test
+    crops (``FeatureSet.test_crops``).
+
+    With ``adapt``, each speaker's crops are predicted with the network's batch normalisation
+    adapted to that speaker's own crops (AdaBN, ``nn.adaptation``); labels are never used.
+    """
+    from nn.adaptation import adapted_batchnorm
+
+    x, owner = data.test_crops()
+    if adapt:
+        speakers = np.array(data.speakers)[owner]
+        crop_probs = np.empty((len(x), model.output_shape[-1]))
+        for speaker in np.unique(speakers):
+            rows = np.flatnonzero(speakers == speaker)
+            with adapted_batchnorm(model, x[rows]):
+                crop_probs[rows] = model.predict(x[rows])
+    else:
+        crop_probs = model.predict(x)
+    sums = np.zeros((len(data), crop_probs.shape[1]))
+    np.add.at(sums, owner, crop_probs)
+    return sums / np.bincount(owner, minlength=len(data))[:, None]
+
+
+def pipeline_of(model):
+    """(InputSpec, MFCCConfig, training CMVN or None, adapt) of a saved model; files written
+    before ``InputSpec`` existed are read as the course's first recipes."""
+    meta = model.metadata
+    if "inputs" in meta:
+        spec = InputSpec.from_dict(meta["inputs"])
+    else:
+        layout = meta.get("input", "image")
+        spec = InputSpec(
+            layout=layout,
+            deltas=2 if layout == "sequence" else 0,
+            n_frames=int(meta.get("n_frames", 128)),
+        )
+    config = MFCCConfig.from_dict(meta["feature_config"])
+    c = meta.get("cmvn")
+    cmvn = (
+        None
+        if c is None
+        else CMVNStats(np.asarray(c["mean"]), np.asarray(c["std"]), int(c["n_frames"]))
+    )
+    return spec, config, cmvn, bool(meta.get("adapt_batchnorm", False))
 
 
 def evaluate(model, corpus: Corpus, *, cache_dir=None) -> Scores:
-    """Score a saved model on every utterance of ``corpus`` with one of its labels."""
+    """Score a saved model on every utterance of ``corpus`` with one of its labels.
+
+    A model normalised per speaker gets each speaker's statistics from that speaker's
+    utterances here (and adapts its batch normalisation to them when it was trained to).
+    """
     labels = model.metadata["labels"]
     corpus = corpus.select(emotions=[e for e in labels if e in corpus.emotions])
     if not len(corpus):
         raise ValueError(f"{corpus.name} has no utterances of the model's labels {labels}")
-    config = MFCCConfig.from_dict(model.metadata["feature_config"])
-    kind = model.metadata.get("input", "image")
-    raw = extract_features(list(corpus), config=config, cache_dir=cache_dir)
-    inputs = [model_features(f, kind) for f in raw]
-    data = FeatureSet.build(list(corpus), inputs, labels, _cmvn_of(model), kind)
-    return Scores.of(data.labels, model.predict(data.tensor()).argmax(axis=1), labels)
+    spec, config, cmvn, adapt = pipeline_of(model)
+    raw = raw_features(corpus, spec, config, cache_dir=cache_dir)
+    sets, _ = feature_sets(spec, {"test": list(corpus)}, raw, labels, cmvn=cmvn)
+    probs = predict_proba(model, sets["test"], adapt=adapt)
+    return Scores.of(sets["test"].labels, probs.argmax(axis=1), labels)
 
 
 def predict_files(model, paths):
     """Yield (path, probabilities or None, error message or None) for each file.
 
     Any sample rate and channel count: the file is resampled to the model's rate and
-    down-mixed. A bad file yields its error; the others are still predicted.
+    down-mixed. A bad file yields its error; the others are still predicted. A file alone
+    says nothing of its speaker, so a model normalised per speaker is normalised by the
+    file's own statistics here, with its batch normalisation as trained (no adaptation).
     """
-    config = MFCCConfig.from_dict(model.metadata["feature_config"])
-    cmvn = _cmvn_of(model)
-    n_frames = int(model.metadata.get("n_frames", N_FRAMES))
-    kind = model.metadata.get("input", "image")
+    spec, config, cmvn, _ = pipeline_of(model)
+    if spec.normalisation == "speaker":
+        spec = spec.__class__(**{**spec.to_dict(), "normalisation": "utterance"})
+    labels = model.metadata["labels"]
     for path in paths:
         try:
             y, sr = load_audio(path, sr=config.sample_rate)
-            inputs = model_features(mfcc(y, sr=sr, config=config), kind)
-            feats = fixed_length(cmvn.apply(inputs), n_frames=n_frames)
+            raw = {kind: compute_features(kind, [y], config)[0] for kind in spec.kinds}
         except AudioError as err:
             message = str(err)
             if str(path) not in message:
                 message = f"{path}: {message}"
             yield path, None, message
             continue
-        batch = feats[None, :, :, None] if kind == "image" else feats[None]
-        yield path, model.predict(batch.astype(np.float32))[0], None
+        inputs, span = model_inputs(spec, {k: [v] for k, v in raw.items()}, 0)
+        utt = Utterance(path=path, emotion=labels[0], speaker="?", corpus="files")
+        data = FeatureSet.build([utt], [inputs], [span], labels, spec, cmvn)
+        yield path, predict_proba(model, data)[0], None

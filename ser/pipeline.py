@@ -1,15 +1,11 @@
-"""From a corpus to network inputs: MFCC, CMVN from training data, fixed-size tensors.
+"""From a corpus to cached features: MFCC, log-mel and frame energies of every utterance.
 
-    utterances --MFCC (cached)--> (T_i, 13) --CMVN (training stats)--> crop / pad to 128
-               --> (N, 128, 13, 1) float32, the document's input (P2, P3)
-
-- Features are cached on disk, one ``.npy`` per utterance, keyed by a SHA-256 of the audio and
-  of the feature config: a file's bytes, or, for a synthetic utterance that has no file, its
-  recipe (voice, sentence, style, seed) and the synthesiser's version, which fix its samples.
-  A second run skips both synthesis and extraction.
-- CMVN statistics are fitted on the training utterances only (M10), and stored in the model.
-- Evaluation uses the centre 128 frames (zero-padded equally on both sides when shorter);
-  training draws a random 128-frame crop every epoch, the document's augmentation (Q3).
+- Features are cached on disk, one ``.npy`` per utterance and kind, keyed by a SHA-256 of the
+  audio, of the feature config and of the kind: a file's bytes, or, for a synthetic utterance
+  that has no file, its recipe (voice, sentence, style, seed) and the synthesiser's version,
+  which fix its samples. A second run skips both synthesis and extraction.
+- What a network then reads (deltas, normalisation, crops) is built from them by
+  ``ser.inputs``.
 """
 
 from __future__ import annotations
@@ -18,24 +14,27 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from features import CMVNStats, MFCCConfig, add_deltas, mfcc_batch
+from features import (
+    MFCCConfig,
+    frame_energy_db,
+    log_mel_batch,
+    mfcc_batch,
+)
 from ser.corpus.records import Utterance
 
 __all__ = [
-    "FeatureSet",
+    "FEATURE_KINDS",
+    "compute_features",
+    "extract",
     "extract_features",
-    "fixed_length",
-    "model_features",
     "default_cache_dir",
     "SYNTH_VERSION",
 ]
 
-N_FRAMES = 128  # the document's input: 128 frames x 13 MFCCs x 1 channel
 SYNTH_VERSION = "voice-1"  # change when ser.corpus changes what a recipe sounds like
 
 
@@ -54,14 +53,113 @@ def _recipe_fingerprint(utt: Utterance) -> str:
     return json.dumps({"synth": SYNTH_VERSION, **{k: repr(v) for k, v in sorted(keywords.items())}})
 
 
-def _key(utt: Utterance, config: MFCCConfig, sr: int) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps({"config": config.to_dict(), "sr": sr}, sort_keys=True).encode())
+FEATURE_KINDS = ("mfcc", "logmel", "energy")
+"""What ``extract`` computes per utterance: "mfcc" (T, n_mfcc), "logmel" (T, n_mels) (M1-M6),
+"energy" (T,) frame energies in dBFS for voice activity (VAD-1), all on the same frames."""
+
+
+def _audio_digest(utt: Utterance) -> bytes:
+    """What identifies an utterance's samples: its file's bytes, or its synthesis recipe."""
     if utt.path is not None:
-        h.update(Path(utt.path).read_bytes())
-    else:
-        h.update(_recipe_fingerprint(utt).encode())
+        return hashlib.sha256(Path(utt.path).read_bytes()).digest()
+    return hashlib.sha256(_recipe_fingerprint(utt).encode()).digest()
+
+
+def _key(digest: bytes, config: MFCCConfig, sr: int, kind: str) -> str:
+    h = hashlib.sha256()
+    h.update(
+        json.dumps({"config": config.to_dict(), "sr": sr, "kind": kind}, sort_keys=True).encode()
+    )
+    h.update(digest)
     return h.hexdigest()
+
+
+def compute_features(kind: str, signals, config: MFCCConfig) -> list[np.ndarray]:
+    """Features of one kind (``FEATURE_KINDS``) of mono signals at ``config.sample_rate``."""
+    if kind == "mfcc":
+        return mfcc_batch(signals, sr=config.sample_rate, config=config)
+    if kind == "logmel":
+        return log_mel_batch(signals, sr=config.sample_rate, config=config)
+    return [frame_energy_db(y, config=config) for y in signals]
+
+
+def extract(
+    utterances: Sequence[Utterance],
+    *,
+    config: MFCCConfig | None = None,
+    kinds: Sequence[str] = ("mfcc",),
+    cache_dir: Path | None = None,
+    progress=None,
+) -> dict[str, list[np.ndarray]]:
+    """Features of every utterance, one list per kind, from the cache when possible.
+
+    Each utterance's audio is read (or synthesised) at most once, whatever the number of
+    kinds, and only when one of its kinds is not in the cache.
+
+    Parameters
+    ----------
+    utterances : sequence of Utterance
+    config : MFCCConfig, optional
+        Default: the course's "default" preset at 16 kHz. Every kind uses its framing.
+    kinds : sequence of {"mfcc", "logmel", "energy"}
+    cache_dir : Path, optional
+        Default ``default_cache_dir()``; ``False`` disables the cache.
+    progress : callable(done, total), optional
+
+    Returns
+    -------
+    dict kind -> list of ndarray, in the order of ``utterances``: (T_i, n_mfcc), (T_i, n_mels)
+    or (T_i,), float64, with the same T_i for every kind of one utterance.
+
+    Raises
+    ------
+    features.AudioError
+        For an unreadable file, naming it.
+    """
+    from ser.io import save_npy
+
+    unknown = [k for k in kinds if k not in FEATURE_KINDS]
+    if unknown:
+        raise ValueError(f"unknown feature kind(s) {unknown}; choose from {FEATURE_KINDS}")
+    config = config or MFCCConfig()
+    sr = config.sample_rate
+    cache = None if cache_dir is False else Path(cache_dir or default_cache_dir())
+    out = {kind: [None] * len(utterances) for kind in kinds}
+    digests = [_audio_digest(u) for u in utterances] if cache else None
+    todo: list[tuple[int, list[str]]] = []  # (utterance, the kinds it still needs)
+    for i in range(len(utterances)):
+        missing = []
+        for kind in kinds:
+            path = _entry(cache, _key(digests[i], config, sr, kind)) if cache else None
+            if path is not None and path.is_file():
+                try:
+                    out[kind][i] = np.load(path, allow_pickle=False)
+                    continue
+                except (ValueError, OSError):  # a damaged cache entry is recomputed, not trusted
+                    pass
+            missing.append(kind)
+        if missing:
+            todo.append((i, missing))
+    for start in range(0, len(todo), 64):
+        chunk = todo[start : start + 64]
+        signals = {i: utterances[i].audio(sr) for i, _ in chunk}
+        for kind in kinds:
+            wanted = [i for i, missing in chunk if kind in missing]
+            if not wanted:
+                continue
+            for i, feats in zip(
+                wanted, compute_features(kind, [signals[i] for i in wanted], config), strict=True
+            ):
+                out[kind][i] = feats
+                if cache:
+                    save_npy(_entry(cache, _key(digests[i], config, sr, kind)), feats)
+        if progress is not None:
+            progress(min(start + 64, len(todo)), len(todo))
+    return out  # type: ignore[return-value]
+
+
+def _entry(cache: Path, key: str) -> Path:
+    return cache / key[:2] / f"{key}.npy"
 
 
 def extract_features(
@@ -71,110 +169,8 @@ def extract_features(
     cache_dir: Path | None = None,
     progress=None,
 ) -> list[np.ndarray]:
-    """MFCCs (T_i, n_mfcc) of every utterance, from the cache when possible.
-
-    Parameters
-    ----------
-    utterances : sequence of Utterance
-    config : MFCCConfig, optional
-        Default: the course's "default" preset at 16 kHz.
-    cache_dir : Path, optional
-        Default ``default_cache_dir()``; ``False`` disables the cache.
-    progress : callable(done, total), optional
-
-    Raises
-    ------
-    features.AudioError
-        For an unreadable file, naming it.
-    """
-    from ser.io import save_npy
-
-    config = config or MFCCConfig()
-    sr = config.sample_rate
-    cache = None if cache_dir is False else Path(cache_dir or default_cache_dir())
-    out: list[np.ndarray | None] = [None] * len(utterances)
-    keys = [_key(u, config, sr) for u in utterances] if cache else [None] * len(utterances)
-    todo = []
-    for i, key in enumerate(keys):
-        path = cache / key[:2] / f"{key}.npy" if cache else None
-        if path is not None and path.is_file():
-            try:
-                out[i] = np.load(path, allow_pickle=False)
-                continue
-            except (ValueError, OSError):  # a damaged cache entry is recomputed, not trusted
-                pass
-        todo.append(i)
-    for start in range(0, len(todo), 64):
-        chunk = todo[start : start + 64]
-        signals = [utterances[i].audio(sr) for i in chunk]
-        for i, feats in zip(chunk, mfcc_batch(signals, sr=sr, config=config), strict=True):
-            out[i] = feats
-            if cache:
-                save_npy(cache / keys[i][:2] / f"{keys[i]}.npy", feats)
-        if progress is not None:
-            progress(min(start + 64, len(todo)), len(todo))
-    return out  # type: ignore[return-value]
-
-
-def fixed_length(feats: np.ndarray, *, n_frames: int = N_FRAMES, rng=None) -> np.ndarray:
-    """Crop or zero-pad (T, C) features to (n_frames, C).
-
-    Without ``rng``: the centre n_frames (evaluation); a shorter utterance is padded equally
-    on both sides. With ``rng``: a random crop, or a random placement in the padding
-    (training augmentation, the document's Q3). After CMVN, zero is the mean of every
-    coefficient, so padding adds no spurious energy.
-    """
-    T = feats.shape[0]
-    if T >= n_frames:
-        start = (T - n_frames) // 2 if rng is None else int(rng.integers(0, T - n_frames + 1))
-        return feats[start : start + n_frames]
-    pad = n_frames - T
-    before = pad // 2 if rng is None else int(rng.integers(0, pad + 1))
-    return np.pad(feats, ((before, pad - before), (0, 0)))
-
-
-def model_features(mfccs: np.ndarray, kind: str) -> np.ndarray:
-    """What a model of input ``kind`` reads, from (T, C) MFCCs, before CMVN: the MFCCs
-    themselves ("image", the CNN) or MFCCs with deltas and delta-deltas (M9), (T, 3C)
-    ("sequence", the recurrent models)."""
-    if kind == "image":
-        return mfccs
-    if kind == "sequence":
-        return add_deltas(mfccs, order=2)
-    raise ValueError(f"unknown input kind {kind!r}; 'image' or 'sequence'")
-
-
-@dataclass
-class FeatureSet:
-    """Normalised MFCCs of some utterances, their labels, and the tensors the CNN takes."""
-
-    features: list[np.ndarray]  # each (T_i, C), after CMVN
-    labels: np.ndarray  # (N,) int
-    speakers: list[str]
-    ids: list[str]
-    kind: str = "image"  # "image": (N, 128, C, 1) for the CNN; "sequence": (N, 128, C)
-
-    @classmethod
-    def build(cls, utterances, model_inputs, labels: Sequence[str], cmvn: CMVNStats, kind="image"):
-        """``model_inputs``: each utterance's ``model_features`` (T_i, C), before CMVN."""
-        index = {name: k for k, name in enumerate(labels)}
-        return cls(
-            features=[cmvn.apply(f) for f in model_inputs],
-            labels=np.array([index[u.emotion] for u in utterances], dtype=np.int64),
-            speakers=[u.speaker for u in utterances],
-            ids=[u.id for u in utterances],
-            kind=kind,
-        )
-
-    def tensor(self, rng=None) -> np.ndarray:
-        """Float32 batches of 128 frames: centre crops, or random crops when ``rng`` is given.
-        (N, 128, C, 1) for kind "image", (N, 128, C) for "sequence"."""
-        crops = np.stack([fixed_length(f, rng=rng) for f in self.features])
-        return (crops[..., None] if self.kind == "image" else crops).astype(np.float32)
-
-    def onehot(self, n_classes: int) -> np.ndarray:
-        return np.eye(n_classes, dtype=np.float32)[self.labels]
-
-    def sampler(self):
-        """``x(epoch, rng)`` for ``Sequential.fit``: fresh random crops every epoch."""
-        return lambda epoch, rng: self.tensor(rng)
+    """MFCCs (T_i, n_mfcc) of every utterance, from the cache when possible (``extract``
+    with the one kind "mfcc")."""
+    return extract(
+        utterances, config=config, kinds=("mfcc",), cache_dir=cache_dir, progress=progress
+    )["mfcc"]

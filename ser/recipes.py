@@ -1,32 +1,146 @@
-"""Ready-made models. ``seed_cnn`` is the source document's model, exactly (P2, §5.2); the
-recurrent recipes classify sequences of MFCC + deltas + delta-deltas."""
+"""Ready-made recipes: a network and everything around it, from features to prediction.
+
+A ``Recipe`` names the network (its builder), the inputs it reads (``ser.inputs.InputSpec``:
+features, normalisation, silence trimming, crops) and how it is trained (epochs, batch size,
+learning rate and schedule, augmentation, speaker batches, early stopping on validation
+speakers). ``seed_cnn`` is the source document's model, exactly (P2, §5.2), in the recipe
+"cnn"; the recurrent recipes classify sequences of MFCC + deltas + delta-deltas; "cnn1d-spk"
+is the recipe for real speech (docs/evaluation.md measures every ingredient).
+"""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from nn.layers import (
     GRU,
     LSTM,
+    Activation,
     AttentionPooling1D,
+    BatchNormalization,
     Bidirectional,
+    Conv1D,
     Conv2D,
     Dense,
+    Dropout,
     Flatten,
     Masking,
     MaxPooling2D,
     SeedRNN,
+    StatisticsPooling1D,
 )
 from nn.models import Sequential
 from nn.optimizers import Adam
+from ser.inputs import InputSpec
 
 __all__ = [
+    "Recipe",
     "seed_cnn",
     "lstm_classifier",
     "gru_classifier",
     "seed_rnn_classifier",
     "bilstm_attention",
+    "cnn1d_speaker_bn",
     "RECIPES",
+    "AUGMENTATIONS",
+    "get",
     "build",
 ]
+
+AUGMENTATIONS = ("specaugment",)
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A network, its inputs and its training, under one name.
+
+    Attributes
+    ----------
+    name : str
+    builder : callable ``(n_classes, *, input_shape, seed) -> Sequential``
+    inputs : InputSpec
+    summary : str
+        One line for reports.
+    epochs, batch_size : int
+    learning_rate : float
+        Adam's learning rate (the start of the schedule).
+    schedule : {"constant", "cosine"}
+        "cosine": ``nn.schedules.CosineDecay`` from ``learning_rate`` to 0 over all steps.
+    clipnorm : float or None
+        Adam's per-tensor gradient clipping (the recurrent recipes: 1.0, docs/rnn.md).
+    augment : tuple of {"specaugment"}
+        Applied to every training batch (``features.spec_augment``).
+    speaker_batches : bool
+        Every training batch holds one speaker's utterances (``fit(batch_groups=...)``), so
+        BatchNormalization normalises by one speaker's statistics, as at test time.
+    adapt_batchnorm : bool
+        At test time, each speaker's BatchNormalization statistics come from that speaker's
+        own (unlabelled) utterances (AdaBN, ``nn.adaptation``).
+    early_stopping : bool
+        Keep the weights of the epoch with the best UAR on the validation speakers.
+    feature_config : dict
+        Overrides of ``features.MFCCConfig`` (e.g. ``{"n_mels": 64}``).
+    """
+
+    name: str
+    builder: Callable[..., Sequential]
+    inputs: InputSpec
+    summary: str
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    schedule: str = "constant"
+    clipnorm: float | None = None
+    augment: tuple[str, ...] = ()
+    speaker_batches: bool = False
+    adapt_batchnorm: bool = False
+    early_stopping: bool = False
+    feature_config: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        checks = [
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (
+                self.learning_rate > 0 and self.learning_rate < float("inf"),
+                f"the learning rate must be a positive number, got {self.learning_rate}",
+            ),
+            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
+            (
+                all(a in AUGMENTATIONS for a in self.augment),
+                f"unknown augmentation in {list(self.augment)}; choose from {AUGMENTATIONS}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"recipe {self.name!r}: {message}")
+
+    def replace(self, **changes) -> Recipe:
+        """A copy with some training settings, input settings (``features``, ``deltas``, ...)
+        or feature-config fields (``n_mels``, ``hop_length``, ...) changed; None keeps a
+        setting as it is."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        input_names = {f.name for f in dataclasses.fields(InputSpec)}
+        own = {f.name for f in dataclasses.fields(Recipe)}
+        inputs = {k: changes.pop(k) for k in list(changes) if k in input_names}
+        config = {k: changes.pop(k) for k in list(changes) if k not in own}
+        if inputs:
+            changes["inputs"] = dataclasses.replace(self.inputs, **inputs)
+        if config:
+            changes["feature_config"] = {**self.feature_config, **config}
+        return dataclasses.replace(self, **changes)
+
+    def optimizer(self, steps: int):
+        """Adam with this recipe's learning rate, schedule over ``steps`` updates, clipping."""
+        from nn.schedules import CosineDecay
+
+        rate = self.learning_rate
+        if self.schedule == "cosine":
+            rate = CosineDecay(self.learning_rate, decay_steps=max(1, steps))
+        return Adam(learning_rate=rate, clipnorm=self.clipnorm)
 
 
 def seed_cnn(n_classes: int = 3, *, input_shape=(128, 13, 1), seed: int = 0) -> Sequential:
@@ -109,21 +223,128 @@ def bilstm_attention(
     return _recurrent("bilstm_attention", layers, n_classes, seed, 3e-3)
 
 
+def cnn1d_speaker_bn(
+    n_classes: int = 3,
+    *,
+    input_shape=(128, 128),
+    filters: int = 64,
+    dropout: float = 0.5,
+    seed: int = 0,
+) -> Sequential:
+    """A 1-D CNN over time with batch normalisation and statistics pooling, for real speech.
+
+        Conv1D(64, 5, same) -> BN -> ReLU          frames of log-mel + deltas, (T, 128)
+        Conv1D(64, 3, same) -> BN -> ReLU
+        Conv1D(64, 3, same, dilation 2) -> BN -> ReLU
+        StatisticsPooling1D                        mean and std over time, (128,)
+        BN -> Dropout(0.5) -> Dense(softmax)
+
+    Trained with speaker batches and tested with AdaBN, every BatchNormalization normalises
+    by one speaker's statistics: the last one does to the pooled statistics what the
+    baseline's per-speaker standardisation (eq. B-1) does to its hand-made ones, but on
+    features the network learned. The convolutions have no bias: the BN after each removes
+    any constant.
+    """
+    model = Sequential(seed=seed, name="cnn1d_speaker_bn")
+    model.add(Conv1D(filters, 5, padding="same", use_bias=False, input_shape=input_shape))
+    model.add(BatchNormalization(momentum=0.9))
+    model.add(Activation("relu"))
+    for dilation in (1, 2):
+        model.add(Conv1D(filters, 3, padding="same", dilation_rate=dilation, use_bias=False))
+        model.add(BatchNormalization(momentum=0.9))
+        model.add(Activation("relu"))
+    model.add(StatisticsPooling1D())
+    model.add(BatchNormalization(momentum=0.9))
+    model.add(Dropout(dropout))
+    model.add(Dense(n_classes, activation="softmax"))
+    model.compile(optimizer=Adam(), loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+_SEQUENCE = InputSpec(layout="sequence", deltas=2)
+
 RECIPES = {
-    "cnn": ("image", seed_cnn),
-    "lstm": ("sequence", lstm_classifier),
-    "gru": ("sequence", gru_classifier),
-    "seed-rnn": ("sequence", seed_rnn_classifier),
-    "bilstm-attention": ("sequence", bilstm_attention),
+    "cnn": Recipe(
+        "cnn",
+        seed_cnn,
+        InputSpec(layout="image"),
+        "the document's CNN on 128 x 13 MFCC maps (P2)",
+    ),
+    "lstm": Recipe(
+        "lstm",
+        lstm_classifier,
+        _SEQUENCE,
+        "LSTM(64) on MFCC + deltas + delta-deltas",
+        learning_rate=3e-3,
+        clipnorm=1.0,
+    ),
+    "gru": Recipe(
+        "gru",
+        gru_classifier,
+        _SEQUENCE,
+        "GRU(64) on MFCC + deltas + delta-deltas",
+        learning_rate=3e-3,
+        clipnorm=1.0,
+    ),
+    "seed-rnn": Recipe(
+        "seed-rnn",
+        seed_rnn_classifier,
+        _SEQUENCE,
+        "the document's gated RNN (R1-R4) on MFCC + deltas + delta-deltas",
+        learning_rate=3e-3,
+        clipnorm=1.0,
+    ),
+    "bilstm-attention": Recipe(
+        "bilstm-attention",
+        bilstm_attention,
+        _SEQUENCE,
+        "BiLSTM(64) with attention pooling on MFCC + deltas + delta-deltas",
+        learning_rate=3e-3,
+        clipnorm=1.0,
+    ),
+    "cnn1d-spk": Recipe(
+        "cnn1d-spk",
+        cnn1d_speaker_bn,
+        InputSpec(
+            layout="sequence",
+            features="logmel",
+            deltas=1,
+            normalisation="speaker",
+            trim_silence=True,
+            test_crops="all",
+        ),
+        "1-D CNN with batch norm and statistics pooling on log-mel + deltas, normalised per "
+        "speaker (speaker batches, AdaBN)",
+        epochs=50,
+        schedule="cosine",
+        speaker_batches=True,
+        adapt_batchnorm=True,
+        early_stopping=True,
+        feature_config={"n_mels": 64},
+    ),
 }
-"""name -> (input kind, builder). "image": (N, 128, 13, 1) MFCC maps for the CNN; "sequence":
-(N, 128, 39) MFCC + deltas + delta-deltas for the recurrent models."""
+"""name -> Recipe. "cnn" is the document's; "cnn1d-spk" the recipe for real speech."""
 
 
-def build(name: str, n_classes: int, *, n_mfcc: int = 13, n_frames: int = 128, seed: int = 0):
-    """The model ``name`` (a key of RECIPES) for ``n_classes`` and its input kind."""
+def get(name: str) -> Recipe:
+    """The recipe ``name`` (a key of RECIPES), or a clear error."""
     if name not in RECIPES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(RECIPES)}")
-    kind, builder = RECIPES[name]
-    shape = (n_frames, n_mfcc, 1) if kind == "image" else (n_frames, 3 * n_mfcc)
-    return builder(n_classes, input_shape=shape, seed=seed), kind
+    return RECIPES[name]
+
+
+def input_width(recipe: Recipe, config) -> int:
+    """Numbers per frame the network reads: n_mfcc or n_mels, times (1 + deltas)."""
+    base = config.n_mfcc if recipe.inputs.features == "mfcc" else config.n_mels
+    return base * (1 + recipe.inputs.deltas)
+
+
+def build(recipe: Recipe | str, n_classes: int, *, config=None, seed: int = 0) -> Sequential:
+    """The network of ``recipe`` for ``n_classes`` and the features of ``config``."""
+    from features import MFCCConfig
+
+    recipe = get(recipe) if isinstance(recipe, str) else recipe
+    config = config or MFCCConfig(**recipe.feature_config)
+    c, n = input_width(recipe, config), recipe.inputs.n_frames
+    shape = (n, c, 1) if recipe.inputs.layout == "image" else (n, c)
+    return recipe.builder(n_classes, input_shape=shape, seed=seed)

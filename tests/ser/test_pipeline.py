@@ -7,7 +7,8 @@ import pytest
 from features import save_audio
 from ser.cli import main
 from ser.corpus import synthetic_corpus
-from ser.pipeline import extract_features, fixed_length
+from ser.inputs import fixed_length
+from ser.pipeline import extract_features
 
 pytestmark = pytest.mark.ch04_training
 
