@@ -14,7 +14,9 @@ from ser.progress import progress_printer  # no numpy behind it: the CLI still s
 
 # the keys of ser.recipes.RECIPES, written out so that building the parser imports no Numba
 # (tests/ser/test_cli_models.py checks that the two agree)
-MODELS = ("cnn", "lstm", "gru", "seed-rnn", "bilstm-attention")
+MODELS = ("cnn", "lstm", "gru", "seed-rnn", "bilstm-attention", "cnn1d-spk")
+FEATURES = ("mfcc", "logmel")
+AUGMENTATIONS = ("specaugment",)  # ser.recipes.AUGMENTATIONS, written out for the same reason
 
 __all__ = ["main"]
 
@@ -120,13 +122,12 @@ def _cmd_demo(args) -> None:
         run_demo(
             out=args.out,
             emotions=args.emotions,
-            epochs=args.epochs,
             seed=args.seed,
             data=args.data,
             corpus_name=args.corpus,
             cache_dir=args.cache,
             verbose=1,
-            model=args.model,
+            model=_recipe(args),
         )
     except (ValueError, FileNotFoundError) as err:
         raise UserError(str(err)) from err
@@ -141,10 +142,9 @@ def _cmd_train(args) -> None:
         run = train(
             corpus,
             labels=args.emotions,
-            epochs=args.epochs,
+            recipe=_recipe(args),
             seed=args.seed,
             cache_dir=args.cache,
-            model=args.model,
         )
     except (ValueError, FileNotFoundError) as err:
         raise UserError(str(err)) from err
@@ -154,6 +154,87 @@ def _cmd_train(args) -> None:
         f"test speakers {', '.join(run.split.speakers['test'])}: accuracy {s.accuracy:.3f}, "
         f"UAR {s.uar:.3f}, macro F1 {s.macro_f1:.3f}\nmodel -> {path}"
     )
+
+
+def _overrides(args) -> dict:
+    """The training and feature settings given on the command line (None: the recipe's)."""
+    return {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "features": args.features,
+        "augment": None if args.augment is None else tuple(a for a in args.augment if a != "none"),
+        "n_mfcc": args.n_mfcc,
+        "n_mels": args.n_mels,
+        "hop_length": args.hop_length,
+        "win_length": args.win_length,
+        "n_fft": _n_fft(args.win_length),
+    }
+
+
+def _n_fft(win_length):
+    """The FFT length for a window: the next power of two (512 for the default 400)."""
+    if win_length is None or win_length < 1:
+        return None
+    return 1 << (int(win_length) - 1).bit_length()
+
+
+def _recipe(args, name=None):
+    from features import MFCCConfig
+    from ser.recipes import get
+
+    try:
+        recipe = get(name or args.model).replace(**_overrides(args))
+        MFCCConfig(**recipe.feature_config)  # a bad --n-mels or --hop-length fails here
+    except (ValueError, TypeError) as err:
+        raise UserError(str(err)) from err
+    return recipe
+
+
+def _cmd_crossval(args) -> int:
+    from ser.corpus import load_corpus
+    from ser.crossval import DEFAULT_MODEL, run_crossval
+    from ser.report import save_crossval_report
+
+    if (args.data is None) != (args.corpus is None):
+        raise UserError("--data and --corpus go together (a folder and its corpus name)")
+    if args.loso and args.folds is not None:
+        raise UserError("give --folds K or --loso, not both")
+    models = args.model or [DEFAULT_MODEL]
+    for name in models:
+        if name != "baseline":
+            _recipe(args, name)  # every setting checked before anything runs
+    try:
+        if args.data is None:
+            options = {"seed": args.seed}
+            if args.emotions:
+                options["emotions"] = tuple(args.emotions)
+            corpus = load_corpus("synthetic", **options)
+        else:
+            corpus = load_corpus(args.corpus, args.data)
+        result = run_crossval(
+            corpus,
+            models=models,
+            labels=args.emotions,
+            k=None if args.loso else (args.folds or 6),
+            loso=args.loso,
+            seed=args.seed,
+            split=args.split,
+            overrides=_overrides(args),
+            cache_dir=args.cache,
+            out=args.out,
+            log=print,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        raise UserError(str(err)) from err
+    report = save_crossval_report(args.out, result)
+    print(f"wrote {report}, {args.out / 'crossval.json'} and the figures")
+    for failure in result["failures"]:
+        print(
+            f"ser crossval: error: fold {failure['fold']}, {failure['model']}: {failure['error']}",
+            file=sys.stderr,
+        )
+    return 2 if result["failures"] else 0
 
 
 def _load(path):
@@ -198,6 +279,26 @@ def _cmd_predict(args) -> int:
         ranked = ", ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, probs, strict=True))
         print(f"{path}: {labels[int(probs.argmax())]}  ({ranked})")
     return 2 if failed else 0
+
+
+def _training_options(p) -> None:
+    """What a user tunes: training and feature settings (librosa's names); each defaults to
+    the recipe's own."""
+    p.add_argument("--epochs", type=int, help="training epochs (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--lr", type=float, metavar="RATE", help="Adam's learning rate")
+    p.add_argument("--features", choices=FEATURES, help="the network's input features")
+    p.add_argument(
+        "--augment",
+        nargs="+",
+        choices=(*AUGMENTATIONS, "none"),
+        metavar="KIND",
+        help="training augmentation: specaugment, or none",
+    )
+    p.add_argument("--n-mfcc", type=int, metavar="N")
+    p.add_argument("--n-mels", type=int, metavar="N")
+    p.add_argument("--hop-length", type=int, metavar="SAMPLES")
+    p.add_argument("--win-length", type=int, metavar="SAMPLES")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,9 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--emotions", nargs="+", default=list(DEMO_EMOTIONS), metavar="EMOTION")
     p.add_argument(
-        "--model", default="cnn", choices=MODELS, help="the architecture (default: the document's)"
+        "--model", default="cnn", choices=MODELS, help="the recipe (default: the document's CNN)"
     )
-    p.add_argument("--epochs", type=int, default=10)
+    _training_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, help="a real corpus's folder instead of the synthetic one")
     p.add_argument("--corpus", help="its name: ravdess | crema-d | tess | emodb | synthetic")
@@ -259,12 +360,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="corpus folder (none: the built-in synthetic corpus)")
     p.add_argument("--corpus", default="synthetic")
     p.add_argument("--emotions", nargs="+", default=list(DEMO_EMOTIONS), metavar="EMOTION")
-    p.add_argument("--model", default="cnn", choices=MODELS, help="the architecture")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--model", default="cnn", choices=MODELS, help="the recipe")
+    _training_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("model.npz"))
     p.add_argument("--cache", type=Path)
     p.set_defaults(run=_cmd_train)
+
+    p = commands.add_parser(
+        "crossval", help="cross-validation by speaker: every model and the baseline, same folds"
+    )
+    p.add_argument("--data", type=Path, help="corpus folder (none: the built-in synthetic corpus)")
+    p.add_argument("--corpus", help="its name: ravdess | crema-d | tess | emodb | synthetic")
+    p.add_argument("--folds", type=int, metavar="K", help="folds of speakers (default 6)")
+    p.add_argument("--loso", action="store_true", help="leave one speaker out: a fold each")
+    p.add_argument(
+        "--model",
+        nargs="+",
+        action="extend",
+        choices=(*MODELS, "baseline"),
+        help="recipes to cross-validate side by side (default cnn1d-spk); the "
+        "baseline is always added",
+    )
+    p.add_argument("--emotions", nargs="+", metavar="EMOTION", help="default: every emotion")
+    _training_options(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--split",
+        choices=("speakers", "utterances"),
+        default="speakers",
+        help="'utterances': random folds of utterances, speakers in train and test alike (only "
+        "to measure how much that inflates the scores)",
+    )
+    p.add_argument("--out", type=Path, default=Path("crossval_output"))
+    p.add_argument("--cache", type=Path)
+    p.set_defaults(run=_cmd_crossval)
 
     p = commands.add_parser("evaluate", help="score a saved model on a corpus")
     p.add_argument("model", type=Path)

@@ -141,3 +141,103 @@ def save_inputs_per_class(path, examples: dict) -> Path:
     np.ravel(axes)[0].set(ylabel="MFCC index")
     fig.suptitle("One network input per emotion (128 frames x 13 MFCCs, after CMVN)")
     return _save(fig, path)
+
+
+def save_fold_scores(path, result: dict) -> Path:
+    """The UAR of every fold, one line of markers per model, with chance as a dashed line."""
+    plt = _pyplot()
+    names = list(result["models"])
+    n_folds = len(result["folds"])
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * n_folds + 3), 3.4), layout="constrained")
+    folds = np.arange(1, n_folds + 1)
+    for i, name in enumerate(names):
+        values = [np.nan if v is None else v for v in result["models"][name]["fold_uar"]]
+        offset = (i - (len(names) - 1) / 2) * 0.12
+        mean = result["models"][name]["uar_mean"]
+        label = name if mean is None else f"{name} (mean {mean:.3f})"
+        ax.plot(folds + offset, values, "o", label=label, ms=6)
+        if mean is not None:
+            ax.axhline(mean, color=ax.lines[-1].get_color(), lw=0.8, alpha=0.6)
+    ax.axhline(1 / len(result["emotions"]), color="grey", ls="--", lw=1, label="chance")
+    ax.set(
+        xlabel="fold (test speakers)",
+        ylabel="UAR (unweighted average recall)",
+        title=f"{result['corpus']}: {result['protocol']}",
+        xticks=folds,
+        ylim=(0, 1),
+    )
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def save_crossval_report(out, result: dict) -> Path:
+    """``report.md`` and its figures (per-fold UAR of every model; the best model's pooled
+    confusion matrix) in the folder ``out``, from the result of ``ser.crossval``."""
+    from ser.crossval import best_model
+
+    out = Path(out)
+    figures = {"UAR per fold": save_fold_scores(out / "fold_uar.png", result)}
+    best = best_model(result)
+    if best is not None:
+        confusion = np.array(result["models"][best]["confusion"])
+        figures[f"pooled confusion matrix of {best}"] = save_confusion_matrix(
+            out / "confusion_matrix.png",
+            confusion,
+            result["emotions"],
+            title=f"{best}: every test speaker",
+        )
+    rows = []
+    for name, m in result["models"].items():
+        if m["uar_mean"] is None:
+            rows.append(f"| {name} | failed | | | | 0/{len(m['fold_uar'])} |")
+            continue
+        rows.append(
+            f"| {name} | {m['uar_mean']:.3f} ± {m['uar_sd']:.3f} | {m['uar_pooled']:.3f} "
+            f"| {m['accuracy']:.3f} | {m['macro_f1']:.3f} "
+            f"| {m['folds_done']}/{len(m['fold_uar'])} |"
+        )
+    names = list(result["models"])
+    fold_rows = []
+    for i, fold in enumerate(result["fold_results"]):
+        cells = []
+        for name in names:
+            r = fold["models"].get(name, {})
+            cells.append(f"{r['uar']:.3f}" if "uar" in r else "failed")
+        fold_rows.append(f"| {i + 1} | {', '.join(fold['test'])} | " + " | ".join(cells) + " |")
+    failures = "\n".join(
+        f"- fold {f['fold']}, {f['model']}: {f['error']}" for f in result["failures"]
+    )
+    figs = "\n".join(f"- {name}: ![{name}]({Path(p).name})" for name, p in figures.items())
+    seconds = result.get("seconds")
+    text = f"""# Cross-validation: {result["corpus"]}, {len(result["emotions"])} emotions
+
+- Protocol: {result["protocol"]} (seed {result["seed"]}); in each fold, validation speakers
+  taken from the training speakers choose the epoch (early stopping); the test speakers are
+  heard once, at the end.
+- Emotions: {", ".join(result["emotions"])} (chance UAR {1 / len(result["emotions"]):.3f}).
+- The recommended recipe is `{result["default_model"]}`; `baseline` is utterance statistics
+  normalised per speaker with a kernel classifier (docs/evaluation.md).
+{f"- Time: {seconds:.0f} s in all." if seconds is not None else ""}
+
+| model | mean UAR ± sd over folds | pooled UAR | accuracy (WA) | macro F1 | folds |
+|---|---:|---:|---:|---:|---:|
+{chr(10).join(rows)}
+
+## UAR of each fold
+
+| fold | test speakers | {" | ".join(names)} |
+|---|---|{"---:|" * len(names)}
+{chr(10).join(fold_rows)}
+
+{"## Failures" + chr(10) + chr(10) + failures if failures else ""}
+
+## Figures
+
+{figs}
+
+The sd is the sample standard deviation of the folds' UARs; the pooled scores count every
+test utterance of every fold once.
+"""
+    path = out / "report.md"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+    return path
