@@ -237,8 +237,7 @@ def conv1d_forward(x, W, b, *, stride=1, padding="valid", dilation=1):
     N, T, C = x.shape
     K, _, F = W.shape
     W = np.ascontiguousarray(W, dtype=dtype)
-    xp = np.zeros((N, T + sum(pads), C), dtype=dtype)
-    xp[:, pads[0] : pads[0] + T] = x
+    xp = _padded(x, pads, dtype)
     if S == 1:
         Tp = xp.shape[1]
         rows = N * Tp - (K - 1) * D  # every start row whose last tap is still in the buffer
@@ -269,22 +268,27 @@ def conv1d_backward(dout, cache, *, need_dx=True):
     if dout.shape != (N, T_out, F):
         raise ValueError(f"conv1d backward: dout has shape {dout.shape}, expected {(N, T_out, F)}")
     dtype = W.dtype
-    db = dout.sum(axis=(0, 1)).astype(dtype, copy=False) if has_bias else None  # eq. C1-1d-d
     if kind == "shifted":
         Tp = kept.shape[1]
         rows = N * Tp - (K - 1) * D
-        dfull = np.zeros((N, Tp, F), dtype=dtype)
-        dfull[:, :T_out] = dout  # the dropped rows of the forward pass get no gradient
+        dfull = np.empty((N, Tp, F), dtype=dtype)
+        dfull[:, :T_out] = dout
+        dfull[:, T_out:] = 0.0  # the rows dropped in the forward pass get no gradient
         d2 = dfull.reshape(N * Tp, F)[:rows]
+        db = None
+        if has_bias:  # eq. C1-1d-d, as one BLAS product with ones (NumPy's sum: 6x slower)
+            gemv = blas.sgemv if dtype == np.float32 else blas.dgemv
+            db = gemv(1.0, d2.T, np.ones(rows, dtype=dtype))
         X = kept.reshape(N * Tp, C)
         dW = np.empty((K, C, F), dtype=dtype)
         for p in range(K):
             _gemm(X[p * D : p * D + rows].T, d2, dW[p])  # eq. C1-1d-b
         if not need_dx:
             return None, dW, db
-        dX = np.zeros((N * Tp, C), dtype=dtype)
+        dX = np.empty((N * Tp, C), dtype=dtype)
+        dX[rows:] = 0.0  # the first product writes rows [0, rows); the others add
         for p in range(K):
-            _gemm(d2, W[p].T, dX[p * D : p * D + rows], accumulate=True)  # eq. C1-1d-c
+            _gemm(d2, W[p].T, dX[p * D : p * D + rows], accumulate=p > 0)  # eq. C1-1d-c
         dx = np.ascontiguousarray(dX.reshape(N, Tp, C)[:, pads[0] : pads[0] + T])
         return dx, dW, db
     KC = K * C
@@ -292,6 +296,7 @@ def conv1d_backward(dout, cache, *, need_dx=True):
     d_kernel = np.empty((kept.shape[1], F), dtype=dtype)
     _gemm(kept.T, d2, d_kernel)  # eq. C1-1d-b (and C1-1d-d in the last row)
     dW = d_kernel[:KC].reshape(K, C, F)
+    db = d_kernel[KC].copy() if has_bias else None
     if not need_dx:
         return None, dW, db
     dcols = np.empty((N * T_out, KC), dtype=dtype)
@@ -299,6 +304,17 @@ def conv1d_backward(dout, cache, *, need_dx=True):
     dxp = np.zeros((N, T + sum(pads), C), dtype=dtype)
     _col2im1d(dcols.reshape(N, T_out, K, C), S, D, dxp)  # eq. C1-1d-c
     return np.ascontiguousarray(dxp[:, pads[0] : pads[0] + T]), dW, db
+
+
+def _padded(x, pads, dtype):
+    """x (N, T, C) with pads[0] zero steps before and pads[1] after, in a new C-contiguous
+    array of ``dtype`` (only the padding is zero-filled)."""
+    N, T, C = x.shape
+    xp = np.empty((N, T + sum(pads), C), dtype=dtype)
+    xp[:, : pads[0]] = 0.0
+    xp[:, pads[0] : pads[0] + T] = x
+    xp[:, pads[0] + T :] = 0.0
+    return xp
 
 
 def _gemm(a, b, out, *, accumulate=False):
