@@ -19,6 +19,7 @@ its error, and the other models and folds go on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -139,48 +140,80 @@ def _check(corpus: Corpus, labels, plans) -> None:
 
 
 # ---- the models of one fold -------------------------------------------------------------
-def _baseline_predict(plan, raw, labels):
-    """The baseline of one fold: statistics, per-speaker standardisation (each part's own
-    speakers, labels unused), the kernel classifier trained on training + validation."""
-    index = {e: i for i, e in enumerate(labels)}
+class _Baseline:
+    """The baseline on every fold: statistics of every utterance, standardised over each
+    speaker's own utterances once (labels unused), then, per fold, the kernel classifier
+    trained on the training and validation utterances."""
 
-    def vectors(utterances):
+    def __init__(self, corpus, raw, labels):
+        utterances = list(corpus)
         x = np.array([utterance_statistics(raw[u]["mfcc"]) for u in utterances])
-        return standardise_per_speaker(x, [u.speaker for u in utterances])
+        self.vectors = standardise_per_speaker(x, [u.speaker for u in utterances])  # eq. B-1
+        self.row = {u: i for i, u in enumerate(utterances)}
+        self.labels = list(labels)
 
-    train = plan.train + plan.validation
-    fit_x = (
-        np.concatenate([vectors(plan.train), vectors(plan.validation)])
-        if plan.validation
-        else vectors(train)
-    )
-    clf = KernelRidgeClassifier().fit(
-        fit_x, np.array([index[u.emotion] for u in train]), n_classes=len(labels)
-    )
-    return clf.predict(vectors(plan.test_utterances))
+    def predict(self, plan):
+        train = plan.train + plan.validation
+        y = np.array([self.labels.index(u.emotion) for u in train])
+        clf = KernelRidgeClassifier().fit(
+            self.vectors[[self.row[u] for u in train]], y, n_classes=len(self.labels)
+        )  # eq. B-2
+        return clf.predict(self.vectors[[self.row[u] for u in plan.test_utterances]])
 
 
-def _network_predict(recipe, plan, raw, labels, seed):
-    config = feature_config(recipe)
-    parts = {
-        "train": list(plan.train),
-        "validation": list(plan.validation),
-        "test": list(plan.test_utterances),
-    }
-    sets, _ = feature_sets(recipe.inputs, parts, raw, labels)
-    model, history = fit_recipe(
-        recipe,
-        sets["train"],
-        sets.get("validation"),
-        labels=labels,
-        config=config,
-        seed=seed,
-        verbose=0,
-    )
-    probs = predict_proba(model, sets["test"], adapt=recipe.adapt_batchnorm)
-    if not np.all(np.isfinite(probs)):
-        raise FloatingPointError("training diverged: the predictions are not finite numbers")
-    return probs.argmax(axis=1), len(history.epoch)
+class _Network:
+    """A recipe on every fold. A speaker's (or an utterance's) own statistics do not depend on
+    the fold, so those inputs are normalised once for the whole corpus and each fold takes its
+    utterances; statistics of the training speakers are fitted again in every fold."""
+
+    def __init__(self, recipe, corpus, raw, labels, seed):
+        self.recipe, self.raw, self.labels, self.seed = recipe, raw, list(labels), seed
+        self.whole = None
+        if recipe.inputs.normalisation != "training":
+            sets, _ = feature_sets(recipe.inputs, {"all": list(corpus)}, raw, labels)
+            self.whole = sets["all"]
+            self.row = {u: i for i, u in enumerate(corpus)}
+
+    def _sets(self, plan):
+        parts = {"train": plan.train, "validation": plan.validation, "test": plan.test_utterances}
+        if self.whole is None:
+            return feature_sets(
+                self.recipe.inputs, {k: list(v) for k, v in parts.items()}, self.raw, self.labels
+            )[0]
+        return {k: self.whole.subset([self.row[u] for u in v]) for k, v in parts.items() if v}
+
+    def predict(self, plan):
+        """(predictions, epochs trained, predictions of each test file heard alone or None)."""
+        sets = self._sets(plan)
+        model, history = fit_recipe(
+            self.recipe,
+            sets["train"],
+            sets.get("validation"),
+            labels=self.labels,
+            config=feature_config(self.recipe),
+            seed=self.seed,
+            verbose=0,
+        )
+        probs = predict_proba(model, sets["test"], adapt=self.recipe.adapt_batchnorm)
+        if not np.all(np.isfinite(probs)):
+            raise FloatingPointError("training diverged: the predictions are not finite numbers")
+        return probs.argmax(axis=1), len(history.epoch), self._alone(model, plan)
+
+    def _alone(self, model, plan):
+        """What ``ser predict`` gives a file on its own, with nothing known of its speaker:
+        the file's own statistics, the batch normalisation as trained (no adaptation).
+        None for recipes that do not use speakers at test time."""
+        spec = self.recipe.inputs
+        if spec.normalisation != "speaker" and not self.recipe.adapt_batchnorm:
+            return None
+        alone = dataclasses.replace(spec, normalisation="utterance")
+        if spec.normalisation == "speaker":
+            test = feature_sets(alone, {"test": list(plan.test_utterances)}, self.raw, self.labels)[
+                0
+            ]["test"]
+        else:
+            test = self.whole.subset([self.row[u] for u in plan.test_utterances])
+        return predict_proba(model, test, adapt=False).argmax(axis=1)
 
 
 # ---- summary -------------------------------------------------------------------------------
@@ -211,6 +244,9 @@ def _summary(name, folds, labels):
         "folds_done": len(done),
         "confusion": pooled.confusion.tolist(),
         "seconds": float(sum(d["seconds"] for d in done)),
+        "uar_alone_mean": float(np.mean([d["uar_alone"] for d in done]))
+        if all("uar_alone" in d for d in done)
+        else None,
     }
 
 
@@ -233,7 +269,8 @@ def run_crossval(
     out=None,
     log=print,
 ) -> dict:
-    """Cross-validate ``models`` (recipe names; the baseline is always added) on ``corpus``.
+    """Cross-validate ``models`` (recipe names or ``Recipe`` objects; the baseline is always
+    added) on ``corpus``.
 
     Returns the content of ``crossval.json`` (written to ``out`` after every fold, with
     ``report.md`` and the figures at the end).
@@ -248,8 +285,13 @@ def run_crossval(
     if len(labels) < 2:
         raise ValueError(f"classification needs at least two emotions, got {labels}")
     corpus = corpus.select(emotions=labels)
-    names = list(dict.fromkeys([*models, BASELINE]))
-    chosen = {n: recipes.get(n).replace(**(overrides or {})) for n in names if n != BASELINE}
+    given = {m if isinstance(m, str) else m.name: m for m in models}  # names or Recipes
+    names = list(dict.fromkeys([*given, BASELINE]))
+    chosen = {
+        n: (recipes.get(r) if isinstance(r, str) else r).replace(**(overrides or {}))
+        for n, r in given.items()
+        if n != BASELINE
+    }
     plans = plan_folds(corpus, k=k, loso=loso, seed=seed, split=split)
     _check(corpus, labels, plans)
 
@@ -289,6 +331,12 @@ def run_crossval(
     log(
         f"cross-validation: {result['protocol']}, {len(labels)} emotions, models {', '.join(names)}"
     )
+    runners = {
+        name: _Baseline(corpus, raw[baseline_config], labels)
+        if name == BASELINE
+        else _Network(chosen[name], corpus, raw[feature_config(chosen[name])], labels, seed)
+        for name in names
+    }
     t_folds = time.perf_counter()
     for plan in plans:
         fold = {"index": plan.index, "test": list(plan.test), "models": {}}
@@ -297,12 +345,9 @@ def run_crossval(
             t0 = time.perf_counter()
             try:
                 if name == BASELINE:
-                    y_pred, epochs = _baseline_predict(plan, raw[baseline_config], labels), None
+                    y_pred, epochs, alone = runners[name].predict(plan), None, None
                 else:
-                    recipe = chosen[name]
-                    y_pred, epochs = _network_predict(
-                        recipe, plan, raw[feature_config(recipe)], labels, seed
-                    )
+                    y_pred, epochs, alone = runners[name].predict(plan)
             except (ValueError, FloatingPointError, ArithmeticError, MemoryError) as err:
                 message = f"{type(err).__name__}: {err}"
                 fold["models"][name] = {"error": message}
@@ -319,6 +364,8 @@ def run_crossval(
                 "seconds": time.perf_counter() - t0,
                 "epochs": epochs,
             }
+            if alone is not None:  # each file on its own, as `ser predict` hears it
+                fold["models"][name]["uar_alone"] = Scores.of(y_true, alone, labels).uar
         result["fold_results"].append(fold)
         result["models"] = {n: _summary(n, result["fold_results"], labels) for n in names}
         done = plan.index + 1
@@ -369,6 +416,12 @@ def table(result: dict) -> str:
             f"       {m['accuracy']:.3f}      {m['macro_f1']:.3f}     "
             f"{m['folds_done']}/{len(m['fold_uar'])}"
         )
+    for name, m in result["models"].items():
+        if m.get("uar_alone_mean") is not None:
+            rows.append(
+                f"{name} on each test file alone (no speaker statistics, as `ser predict`): "
+                f"mean UAR {m['uar_alone_mean']:.3f}"
+            )
     best = best_model(result)
     if best is not None:
         confusion = np.array(result["models"][best]["confusion"])

@@ -196,6 +196,13 @@ def save_crossval_report(out, result: dict) -> Path:
             f"| {m['accuracy']:.3f} | {m['macro_f1']:.3f} "
             f"| {m['folds_done']}/{len(m['fold_uar'])} |"
         )
+    alone = "\n".join(
+        f"- `{name}` on each test file heard alone, with nothing known of its speaker (its own "
+        f"statistics, batch normalisation as trained: what `ser predict` does): mean UAR "
+        f"{m['uar_alone_mean']:.3f}."
+        for name, m in result["models"].items()
+        if m.get("uar_alone_mean") is not None
+    )
     names = list(result["models"])
     fold_rows = []
     for i, fold in enumerate(result["fold_results"]):
@@ -222,6 +229,8 @@ def save_crossval_report(out, result: dict) -> Path:
 | model | mean UAR ± sd over folds | pooled UAR | accuracy (WA) | macro F1 | folds |
 |---|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
+
+{alone}
 
 ## UAR of each fold
 

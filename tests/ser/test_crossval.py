@@ -66,6 +66,8 @@ def test_crossval_runs_every_model_on_the_same_folds_and_writes_json_and_report(
         assert np.isclose(m["uar_mean"], np.mean(m["fold_uar"]))
         assert 0 <= m["uar_pooled"] <= 1 and 0 <= m["accuracy"] <= 1 and 0 <= m["macro_f1"] <= 1
         assert np.array(m["confusion"]).sum() == len(corpus)  # every utterance tested once
+    assert 0 <= result["models"]["cnn1d-spk"]["uar_alone_mean"] <= 1  # as `ser predict` hears
+    assert result["models"]["baseline"]["uar_alone_mean"] is None
     saved = json.loads((tmp_path / "out" / "crossval.json").read_text())
     for key in ("corpus", "emotions", "folds", "default_model", "models"):
         assert saved[key] == result[key]
@@ -81,16 +83,16 @@ def test_crossval_runs_every_model_on_the_same_folds_and_writes_json_and_report(
 
 
 def test_a_failing_fold_keeps_the_folds_already_done(tmp_path, monkeypatch):
-    real = crossval._network_predict
+    real = crossval._Network.predict
     calls = []
 
-    def fails_on_the_second_fold(recipe, plan, raw, labels, seed):
+    def fails_on_the_second_fold(self, plan):
         calls.append(plan.index)
         if plan.index == 1:
             raise FloatingPointError("training diverged: the loss is nan")
-        return real(recipe, plan, raw, labels, seed)
+        return real(self, plan)
 
-    monkeypatch.setattr(crossval, "_network_predict", fails_on_the_second_fold)
+    monkeypatch.setattr(crossval._Network, "predict", fails_on_the_second_fold)
     run_crossval(
         synthetic_corpus(**SMALL),
         models=["cnn1d-spk"],

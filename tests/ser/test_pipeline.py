@@ -167,3 +167,27 @@ def test_a_tampered_model_is_one_line_and_exit_2(trained, tmp_path, capsys):
 def test_demo_refuses_data_without_corpus(capsys):
     assert main(["demo", "--data", "somewhere"]) == 2
     assert "--data and --corpus go together" in capsys.readouterr().err
+
+
+def test_a_file_at_minus_20_db_gets_the_prediction_it_gets_at_0_db(tmp_path, speechlike):
+    """The real-speech recipe normalises a lone file by its own statistics: a gain is a
+    constant per log-mel band, which that removes (and the voice-activity threshold follows
+    the file's own peak). The document's CNN, normalised with its training speakers'
+    statistics, hears the quieter file differently."""
+    from nn.models import load_model
+    from ser.experiment import predict_files, train
+
+    corpus = synthetic_corpus(n_speakers=5, n_utterances=2, emotions=("neutral", "sad"))
+    files = [
+        save_audio(tmp_path / f"{name}.wav", gain * speechlike, 16000, subtype="FLOAT")
+        for name, gain in (("0dB", 1.0), ("minus20dB", 0.1))
+    ]
+    spread = {}
+    for recipe in ("cnn1d-spk", "cnn"):
+        run = train(corpus, labels=["neutral", "sad"], recipe=recipe, epochs=1, verbose=0,
+                    cache_dir=tmp_path / "cache", log=lambda *a: None)  # fmt: skip
+        model = load_model(run.model.save(tmp_path / f"{recipe}.npz"))
+        (_, loud, _), (_, quiet, _) = predict_files(model, files)
+        spread[recipe] = float(np.abs(loud - quiet).max())
+    assert spread["cnn1d-spk"] < 1e-4, spread  # float32 rounding of identical features
+    assert spread["cnn"] > 1e-3, spread
