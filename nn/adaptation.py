@@ -69,34 +69,66 @@ def _input_of(model, k, x):
     return x, mask
 
 
+class _Moments:
+    """Mean and biased variance per channel, accumulated chunk by chunk in float64 as sums of
+    (v - s) and (v - s)^2, with s the first chunk's mean: shifting by a value near the mean
+    keeps the sum-of-squares formula var = E[(v-s)^2] - (E[v-s])^2 free of cancellation."""
+
+    def __init__(self):
+        self.count, self.shift, self.s1, self.s2 = 0.0, None, 0.0, 0.0
+
+    def add(self, v, mask):
+        v = v.reshape(-1, v.shape[-1]).astype(np.float64)
+        if mask is not None:
+            v = v[np.asarray(mask).reshape(-1) > 0]  # real steps only
+        if v.shape[0] == 0:
+            return
+        if self.shift is None:
+            self.shift = v.mean(axis=0)
+        d = v - self.shift
+        self.count += v.shape[0]
+        self.s1 = self.s1 + d.sum(axis=0)
+        self.s2 = self.s2 + (d * d).sum(axis=0)
+
+    def result(self, k):
+        if self.shift is None:
+            raise ValueError(f"layer {k} received no real position (every step is padding)")
+        mean_d = self.s1 / self.count
+        return self.shift + mean_d, np.maximum(self.s2 / self.count - mean_d**2, 0.0)
+
+
 def input_statistics(model, k, x, *, batch_size=64):
     """Mean and biased variance per channel (float64, (C,)) of the inputs of layer k on x.
 
-    Real positions only when a time mask reaches layer k. Accumulated chunk by chunk in
-    float64 as sums of (v - s) and (v - s)^2, with s the first chunk's mean: shifting by a
-    value near the mean keeps the sum-of-squares formula var = E[(v-s)^2] - (E[v-s])^2 free of
-    cancellation.
+    Real positions only when a time mask reaches layer k; accumulated chunk by chunk
+    (``_Moments``), so memory does not grow with len(x).
     """
     x = _prepare(model, x)
-    count, shift, s1, s2 = 0.0, None, 0.0, 0.0
+    moments = _Moments()
     with backend.model_threads():
         for start in range(0, x.shape[0], int(batch_size)):
-            v, mask = _input_of(model, k, x[start : start + batch_size])
-            v = v.reshape(-1, v.shape[-1]).astype(np.float64)
-            if mask is not None:
-                v = v[np.asarray(mask).reshape(-1) > 0]  # real steps only
-            if v.shape[0] == 0:
-                continue
-            if shift is None:
-                shift = v.mean(axis=0)
-            d = v - shift
-            count += v.shape[0]
-            s1 = s1 + d.sum(axis=0)
-            s2 = s2 + (d * d).sum(axis=0)
-    if shift is None:
-        raise ValueError(f"layer {k} received no real position (every step is padding)")
-    mean_d = s1 / count
-    return shift + mean_d, np.maximum(s2 / count - mean_d**2, 0.0)
+            moments.add(*_input_of(model, k, x[start : start + batch_size]))
+    return moments.result(k)
+
+
+def _adapt_in_one_pass(model, layers, x):
+    """x in one chunk: one forward pass, each BN layer adapted on its input as it is reached,
+    so the layers after it see its adapted output (the same statistics as one pass per BN
+    layer, at the cost of one forward instead of one per BN layer)."""
+    wanted = set(layers)
+    mask = None
+    with backend.model_threads():
+        for k, layer in enumerate(model.layers[: max(layers) + 1]):
+            if k in wanted:
+                moments = _Moments()
+                moments.add(x, mask)
+                mean, variance = moments.result(k)
+                layer.state["moving_mean"][...] = mean  # eq. BN-8: no momentum
+                layer.state["moving_variance"][...] = variance
+            out = layer.forward(x, training=False, mask=mask)
+            mask = layer.compute_mask(x, mask)
+            layer._clear_cache()
+            x = out
 
 
 def adapt_batchnorm(model, x, *, batch_size=64) -> dict[int, dict[str, np.ndarray]]:
@@ -107,7 +139,9 @@ def adapt_batchnorm(model, x, *, batch_size=64) -> dict[int, dict[str, np.ndarra
     model : Sequential (anything with ``layers``; built)
     x : ndarray (N, ...), the target domain's inputs (no labels needed)
     batch_size : int
-        Chunk size: how many examples go through the network at once.
+        Chunk size: how many examples go through the network at once. When all of x fits in
+        one chunk, one forward pass adapts every layer; otherwise each BN layer takes one
+        pass over x through the layers before it.
 
     Returns
     -------
@@ -124,6 +158,9 @@ def adapt_batchnorm(model, x, *, batch_size=64) -> dict[int, dict[str, np.ndarra
     x = _prepare(model, x)
     saved = {i: {k: v.copy() for k, v in model.layers[i].state.items()} for i in layers}
     try:
+        if x.shape[0] <= int(batch_size):
+            _adapt_in_one_pass(model, layers, x)
+            return saved
         for i in layers:
             mean, variance = input_statistics(model, i, x, batch_size=batch_size)
             model.layers[i].state["moving_mean"][...] = mean  # eq. BN-8: no momentum

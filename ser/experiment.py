@@ -302,6 +302,10 @@ def train(
 
 
 # ---- prediction ------------------------------------------------------------------------------
+_ADAPT_CHUNK = 1024  # a speaker's crops up to this adapt in one forward pass (nn.adaptation);
+# 1024 crops of 128 frames x 64 channels in float32 are 32 MB per layer
+
+
 def predict_proba(model, data: FeatureSet, *, adapt: bool = False) -> np.ndarray:
     """Class probabilities (N, K) of every utterance of ``data``, each the mean over its test
     crops (``FeatureSet.test_crops``).
@@ -317,7 +321,7 @@ def predict_proba(model, data: FeatureSet, *, adapt: bool = False) -> np.ndarray
         crop_probs = np.empty((len(x), model.output_shape[-1]))
         for speaker in np.unique(speakers):
             rows = np.flatnonzero(speakers == speaker)
-            with adapted_batchnorm(model, x[rows]):
+            with adapted_batchnorm(model, x[rows], batch_size=_ADAPT_CHUNK):
                 crop_probs[rows] = model.predict(x[rows])
     else:
         crop_probs = model.predict(x)

@@ -494,6 +494,17 @@ def test_adabn_equals_training_mode_on_the_whole_set(rng, batch_size):
 
 
 @pytest.mark.ch04_training
+def test_adabn_in_one_pass_gives_the_statistics_of_one_pass_per_layer(rng):
+    model = trained_adabn_model(rng)
+    target = 2.0 + 3.0 * rng.standard_normal((50, 4))
+    adapt_batchnorm(model, target, batch_size=50)  # one forward pass
+    one = [model.layers[i].state["moving_variance"].copy() for i in (1, 3)]
+    adapt_batchnorm(model, target, batch_size=49)  # one pass per BN layer, in chunks
+    for i, v in zip((1, 3), one, strict=True):
+        np.testing.assert_allclose(model.layers[i].state["moving_variance"], v, rtol=1e-12)
+
+
+@pytest.mark.ch04_training
 def test_adabn_restore_and_the_context_manager(rng):
     model = trained_adabn_model(rng)
     bn_layers = [1, 3]
@@ -539,7 +550,8 @@ def test_adabn_runs_dropout_in_inference_mode(rng):
 
 
 @pytest.mark.ch04_training
-def test_adabn_with_padded_sequences_uses_the_real_steps(rng):
+@pytest.mark.parametrize("batch_size", [4, 64])  # chunked, and all of x in one pass
+def test_adabn_with_padded_sequences_uses_the_real_steps(rng, batch_size):
     model = Sequential(
         [Masking(0.0, input_shape=(5, 3)), BatchNormalization(), GlobalAveragePooling1D()],
         dtype="float64",
@@ -547,7 +559,7 @@ def test_adabn_with_padded_sequences_uses_the_real_steps(rng):
     x = inputs(rng, (6, 5, 3))[0]
     x[1, 3:] = 0.0
     x[4, 1:] = 0.0
-    adapt_batchnorm(model, x, batch_size=4)
+    adapt_batchnorm(model, x, batch_size=batch_size)
     real = x[np.any(x != 0.0, axis=-1)]
     np.testing.assert_allclose(model.layers[1].state["moving_mean"], real.mean(0), rtol=1e-12)
     np.testing.assert_allclose(model.layers[1].state["moving_variance"], real.var(0), rtol=1e-12)
