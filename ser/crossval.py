@@ -197,22 +197,19 @@ class _Network:
         probs = predict_proba(model, sets["test"], adapt=self.recipe.adapt_batchnorm)
         if not np.all(np.isfinite(probs)):
             raise FloatingPointError("training diverged: the predictions are not finite numbers")
-        return probs.argmax(axis=1), len(history.epoch), self._alone(model, plan)
+        return probs.argmax(axis=1), len(history.epoch), self._alone(model, plan, sets["test"])
 
-    def _alone(self, model, plan):
+    def _alone(self, model, plan, test):
         """What ``ser predict`` gives a file on its own, with nothing known of its speaker:
-        the file's own statistics, the batch normalisation as trained (no adaptation).
-        None for recipes that do not use speakers at test time."""
+        the file's own statistics in place of its speaker's, the batch normalisation as
+        trained (no adaptation). None for recipes that do not use speakers at test time."""
         spec = self.recipe.inputs
         if spec.normalisation != "speaker" and not self.recipe.adapt_batchnorm:
             return None
-        alone = dataclasses.replace(spec, normalisation="utterance")
         if spec.normalisation == "speaker":
-            test = feature_sets(alone, {"test": list(plan.test_utterances)}, self.raw, self.labels)[
-                0
-            ]["test"]
-        else:
-            test = self.whole.subset([self.row[u] for u in plan.test_utterances])
+            alone = dataclasses.replace(spec, normalisation="utterance")
+            parts = {"test": list(plan.test_utterances)}
+            test = feature_sets(alone, parts, self.raw, self.labels)[0]["test"]
         return predict_proba(model, test, adapt=False).argmax(axis=1)
 
 

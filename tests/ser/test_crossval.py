@@ -147,3 +147,17 @@ def test_an_emotion_the_corpus_lacks_and_a_fold_without_a_class_are_refused():
         ValueError, match=r"fold \d \(test speakers .*S01.*\): .* no utterances of angry"
     ):
         run_crossval(no_angry_s01, k=4, log=quiet)
+
+
+@pytest.mark.parametrize("normalisation", ["training", "utterance"])
+def test_recipes_normalised_without_speakers_still_score_each_file_alone(tmp_path, normalisation):
+    import dataclasses
+
+    from ser.recipes import RECIPES
+
+    recipe = RECIPES["cnn1d-spk"].replace(normalisation=normalisation, epochs=1)
+    recipe = dataclasses.replace(recipe, name="variant")
+    result = run_crossval(synthetic_corpus(**SMALL), models=[recipe], k=2, log=quiet,
+                          cache_dir=tmp_path)  # fmt: skip
+    assert result["failures"] == []
+    assert 0 <= result["models"]["variant"]["uar_alone_mean"] <= 1  # it adapts BN: alone differs
