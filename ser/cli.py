@@ -16,7 +16,7 @@ from ser.progress import progress_printer  # no numpy behind it: the CLI still s
 # (tests/ser/test_cli_models.py checks that the two agree)
 MODELS = ("cnn", "lstm", "gru", "seed-rnn", "bilstm-attention", "cnn1d-spk")
 FEATURES = ("mfcc", "logmel")
-AUGMENTATIONS = ("specaugment",)  # ser.recipes.AUGMENTATIONS, written out for the same reason
+AUGMENTATIONS = ("specaugment", "speed", "noise")  # ser.recipes.AUGMENTATIONS, as MODELS
 
 __all__ = ["main"]
 
@@ -293,7 +293,8 @@ def _training_options(p) -> None:
         nargs="+",
         choices=(*AUGMENTATIONS, "none"),
         metavar="KIND",
-        help="training augmentation: specaugment, or none",
+        help="training augmentation: specaugment (masks), speed (0.9x and 1.1x copies), noise "
+        "(a copy at 10-30 dB SNR), or none",
     )
     p.add_argument("--n-mfcc", type=int, metavar="N")
     p.add_argument("--n-mels", type=int, metavar="N")

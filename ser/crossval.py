@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ser import recipes
+from ser.augmentation import WAVEFORM_AUGMENTATIONS, perturbed_copies
 from ser.baseline import KernelRidgeClassifier, standardise_per_speaker, utterance_statistics
 from ser.corpus import Corpus
 from ser.corpus.splits import pick_validation_speakers, speaker_folds
@@ -166,16 +167,22 @@ class _Network:
     the fold, so those inputs are normalised once for the whole corpus and each fold takes its
     utterances; statistics of the training speakers are fitted again in every fold."""
 
-    def __init__(self, recipe, corpus, raw, labels, seed):
+    def __init__(self, recipe, corpus, raw, labels, seed, copies=()):
         self.recipe, self.raw, self.labels, self.seed = recipe, raw, list(labels), seed
+        self.copies = {}  # source utterance -> its perturbed copies (training only)
+        by_id = {u.id: u for u in corpus}
+        for c in copies:
+            self.copies.setdefault(by_id[c.fields["source"]], []).append(c)
         self.whole = None
         if recipe.inputs.normalisation != "training":
-            sets, _ = feature_sets(recipe.inputs, {"all": list(corpus)}, raw, labels)
+            everything = [*corpus, *copies]
+            sets, _ = feature_sets(recipe.inputs, {"all": everything}, raw, labels)
             self.whole = sets["all"]
-            self.row = {u: i for i, u in enumerate(corpus)}
+            self.row = {u: i for i, u in enumerate(everything)}
 
     def _sets(self, plan):
-        parts = {"train": plan.train, "validation": plan.validation, "test": plan.test_utterances}
+        train = [*plan.train, *(c for u in plan.train for c in self.copies.get(u, ()))]
+        parts = {"train": train, "validation": plan.validation, "test": plan.test_utterances}
         if self.whole is None:
             return feature_sets(
                 self.recipe.inputs, {k: list(v) for k, v in parts.items()}, self.raw, self.labels
@@ -299,11 +306,18 @@ def run_crossval(
         (baseline_config, _BASELINE_SPEC)
     ]:
         needs.setdefault(config, set()).update(spec.kinds)
+    copies = {}  # recipe -> its waveform-augmented copies of every utterance (training only)
+    for name, recipe in chosen.items():
+        wanted = [a for a in recipe.augment if a in WAVEFORM_AUGMENTATIONS]
+        if wanted:
+            copies[name] = perturbed_copies(corpus, wanted, seed=seed)
     raw = {}  # feature config -> utterance -> {kind: array}: one extraction per config
     for config, kinds in needs.items():
-        log(f"features: {', '.join(sorted(kinds))} of {len(corpus)} utterances")
-        extracted = extract(list(corpus), config=config, kinds=sorted(kinds), cache_dir=cache_dir)
-        raw[config] = {u: {k: extracted[k][i] for k in kinds} for i, u in enumerate(corpus)}
+        users = [n for n in chosen if feature_config(chosen[n]) == config]
+        utterances = [*corpus, *dict.fromkeys(c for n in users for c in copies.get(n, ()))]
+        log(f"features: {', '.join(sorted(kinds))} of {len(utterances)} utterances")
+        extracted = extract(utterances, config=config, kinds=sorted(kinds), cache_dir=cache_dir)
+        raw[config] = {u: {k: extracted[k][i] for k in kinds} for i, u in enumerate(utterances)}
     result = {
         "corpus": corpus.name,
         "emotions": labels,
@@ -331,7 +345,14 @@ def run_crossval(
     runners = {
         name: _Baseline(corpus, raw[baseline_config], labels)
         if name == BASELINE
-        else _Network(chosen[name], corpus, raw[feature_config(chosen[name])], labels, seed)
+        else _Network(
+            chosen[name],
+            corpus,
+            raw[feature_config(chosen[name])],
+            labels,
+            seed,
+            copies.get(name, ()),
+        )
         for name in names
     }
     t_folds = time.perf_counter()

@@ -18,6 +18,7 @@ from features import AudioError, CMVNStats, MFCCConfig, load_audio, spec_augment
 from nn.callbacks import Callback, EarlyStopping
 from nn.metrics import accuracy, confusion_matrix, macro_f1, per_class_recall, uar
 from ser import recipes
+from ser.augmentation import WAVEFORM_AUGMENTATIONS, perturbed_copies
 from ser.corpus import Corpus, Utterance, speaker_split
 from ser.inputs import FeatureSet, InputSpec, fit_training_cmvn, model_inputs
 from ser.pipeline import compute_features, extract
@@ -248,15 +249,17 @@ def train(
         f"features: {recipe.inputs.features} of {len(corpus)} utterances "
         f"(cached in {cache_dir or 'the default cache'})"
     )
+    wanted = [a for a in recipe.augment if a in WAVEFORM_AUGMENTATIONS]
+    copies = perturbed_copies(split.train, wanted, seed=seed) if wanted else []
     raw = raw_features(
-        corpus,
+        [*corpus, *copies],
         recipe.inputs,
         config,
         cache_dir=cache_dir,
         progress=progress_printer("  features") if verbose else None,
     )
     parts = {
-        "train": list(split.train),
+        "train": [*split.train, *copies],
         "validation": list(split.validation),
         "test": list(split.test),
     }

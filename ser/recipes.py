@@ -49,7 +49,7 @@ __all__ = [
     "build",
 ]
 
-AUGMENTATIONS = ("specaugment",)
+AUGMENTATIONS = ("specaugment", "speed", "noise")
 SCHEDULES = ("constant", "cosine")
 
 
@@ -71,8 +71,10 @@ class Recipe:
         "cosine": ``nn.schedules.CosineDecay`` from ``learning_rate`` to 0 over all steps.
     clipnorm : float or None
         Adam's per-tensor gradient clipping (the recurrent recipes: 1.0, docs/rnn.md).
-    augment : tuple of {"specaugment"}
-        Applied to every training batch (``features.spec_augment``).
+    augment : tuple of {"specaugment", "speed", "noise"}
+        "specaugment": masks on every training batch (``features.spec_augment``); "speed"
+        and "noise": perturbed copies of the training utterances, made once per run
+        (``ser.augmentation``).
     speaker_batches : bool
         Every training batch holds one speaker's utterances (``fit(batch_groups=...)``), so
         BatchNormalization normalises by one speaker's statistics, as at test time.
