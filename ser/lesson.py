@@ -53,11 +53,13 @@ def compare(name: str, got, want, *, atol: float = 1e-9, rtol: float = 1e-7) -> 
 
 
 def save_figure(fig, folder: Path, filename: str) -> Path:
-    """Save a matplotlib figure into the example's folder and close it."""
+    """Save a matplotlib figure into the example's folder (atomically) and close it."""
     import matplotlib.pyplot as plt
 
+    from ser.io import atomic_write
+
     path = Path(folder) / filename
-    fig.savefig(path, dpi=90)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format=path.suffix[1:] or "png"))
     plt.close(fig)
     print(f"  figure -> {path}")
     return path
