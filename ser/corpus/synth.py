@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
+import os
+from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -32,6 +33,7 @@ __all__ = [
     "make_speakers",
     "synthesize_utterance",
     "synthetic_corpus",
+    "synthetic_utterances",
     "write_synthetic_corpus",
 ]
 
@@ -260,6 +262,40 @@ def synthetic_corpus(
         Utterances with ``path=None``; ``utterance.audio(sr)`` renders them on demand.
         Fields: id, sentence, repetition, sex, f0_hz, formant_scale, rate, seed.
     """
+    return Corpus(
+        "synthetic",
+        tuple(
+            synthetic_utterances(
+                emotions=emotions,
+                n_speakers=n_speakers,
+                n_utterances=n_utterances,
+                n_sentences=n_sentences,
+                seed=seed,
+                variation=variation,
+                speaker_style=speaker_style,
+                snr_db=snr_db,
+            )
+        ),
+    )
+
+
+def synthetic_utterances(
+    *,
+    emotions=DEFAULT_EMOTIONS,
+    n_speakers: int = 10,
+    n_utterances: int = 20,
+    n_sentences: int = 10,
+    seed: int = 0,
+    variation: float = 0.2,
+    speaker_style: float = 0.2,
+    snr_db: float | None = None,
+) -> Iterator[Utterance]:
+    """The utterances of ``synthetic_corpus``, one at a time, in the same order.
+
+    Nothing is held: ``ser synth`` writes a corpus of any size from this (each utterance's
+    samples depend on its own seed only). Arguments as ``synthetic_corpus``; the checks run
+    on the first ``next()``.
+    """
     unknown = [e for e in emotions if e not in EMOTION_PARAMS]
     if unknown:
         raise ValueError(f"unknown emotions {unknown}; choose from {EMOTIONS}")
@@ -269,7 +305,6 @@ def synthetic_corpus(
     sentences = [
         Sentence.random(sentence_rng, int(sentence_rng.integers(8, 12))) for _ in range(n_sentences)
     ]
-    utterances = []
     for i, speaker in enumerate(make_speakers(n_speakers, seed=seed)):
         for emotion in emotions:
             j = EMOTIONS.index(emotion)  # stable whichever subset of emotions is chosen
@@ -278,61 +313,79 @@ def synthetic_corpus(
             for u in range(n_utterances):
                 utt_seed = [seed, i, j, u]
                 k = u % n_sentences
-                utterances.append(
-                    Utterance(
-                        path=None,
+                yield Utterance(
+                    path=None,
+                    emotion=emotion,
+                    speaker=speaker.id,
+                    corpus="synthetic",
+                    fields={
+                        "id": f"{speaker.id}_{emotion}_{u:03d}",
+                        "sentence": k,
+                        "repetition": u // n_sentences,
+                        "sex": speaker.sex,
+                        "f0_hz": round(speaker.voice.f0_hz, 1),
+                        "formant_scale": round(speaker.voice.formant_scale, 3),
+                        "rate": round(speaker.voice.rate, 2),
+                        "seed": "-".join(map(str, utt_seed)),
+                    },
+                    render=partial(
+                        _render,
                         emotion=emotion,
-                        speaker=speaker.id,
-                        corpus="synthetic",
-                        fields={
-                            "id": f"{speaker.id}_{emotion}_{u:03d}",
-                            "sentence": k,
-                            "repetition": u // n_sentences,
-                            "sex": speaker.sex,
-                            "f0_hz": round(speaker.voice.f0_hz, 1),
-                            "formant_scale": round(speaker.voice.formant_scale, 3),
-                            "rate": round(speaker.voice.rate, 2),
-                            "seed": "-".join(map(str, utt_seed)),
-                        },
-                        render=partial(
-                            _render,
-                            emotion=emotion,
-                            speaker=speaker.voice,
-                            style=style,
-                            sentence=sentences[k],
-                            seed=utt_seed,
-                            variation=variation,
-                            snr_db=snr_db,
-                        ),
-                    )
+                        speaker=speaker.voice,
+                        style=style,
+                        sentence=sentences[k],
+                        seed=utt_seed,
+                        variation=variation,
+                        snr_db=snr_db,
+                    ),
                 )
-    return Corpus("synthetic", tuple(utterances))
 
 
 MANIFEST_COLUMNS = ("path", "emotion", "speaker", "sentence", "repetition", "sex", "f0_hz",
                     "formant_scale", "rate", "seed")  # fmt: skip
 
 
-def write_synthetic_corpus(corpus: Corpus, out_dir, *, sr: int = 16000, progress=None) -> Path:
+def write_synthetic_corpus(
+    corpus: Iterable[Utterance], out_dir, *, sr: int = 16000, progress=None, total=None
+) -> Path:
     """Write every utterance as ``<speaker>/<id>.wav`` (16-bit PCM) plus ``manifest.csv``.
 
-    Every file is written atomically, the manifest last, so a folder with a manifest is
-    complete. Returns the manifest's path.
+    ``corpus`` is a ``Corpus`` or any iterable of utterances (``synthetic_utterances``):
+    each file is written as soon as it is synthesised and nothing is held, so a corpus of
+    any size streams to the disk in constant memory. ``total`` (default ``len(corpus)``
+    when it has one) is what ``progress(done, total)`` counts to.
+
+    A folder with a manifest is complete: an old manifest is removed before the first file
+    is rewritten, and the new one, written as the files are, is put in place atomically
+    only after every file is on the disk (``os.sync``). Returns the manifest's path.
     """
     from features import save_audio
     from ser.io import atomic_write
 
     out_dir = Path(out_dir)
-    rows = []
-    for n, utt in enumerate(corpus):
-        relative = Path(utt.speaker) / f"{utt.id}.wav"
-        save_audio(out_dir / relative, utt.audio(sr), sr, subtype="PCM_16")
-        rows.append({"path": relative.as_posix(), "emotion": utt.emotion, "speaker": utt.speaker,
-                     **{k: utt.fields[k] for k in MANIFEST_COLUMNS[3:]}})  # fmt: skip
-        if progress is not None:
-            progress(n + 1, len(corpus))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write(out_dir / MANIFEST, lambda tmp: tmp.write_text(text.getvalue()))
+    if total is None and hasattr(corpus, "__len__"):
+        total = len(corpus)
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # the files are about to change
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            n = 0
+            for n, utt in enumerate(corpus, start=1):
+                relative = Path(utt.speaker) / f"{utt.id}.wav"
+                y = utt.audio(sr)
+                atomic_write(  # flushed all at once below, not one fsync per file
+                    out_dir / relative,
+                    lambda wav, y=y: save_audio(wav, y, sr, subtype="PCM_16"),
+                    durable=False,
+                )
+                writer.writerow({"path": relative.as_posix(), "emotion": utt.emotion,
+                                 "speaker": utt.speaker,
+                                 **{k: utt.fields[k] for k in MANIFEST_COLUMNS[3:]}})  # fmt: skip
+                if progress is not None:
+                    progress(n, total or n)
+        if hasattr(os, "sync"):
+            os.sync()  # every WAV reaches the disk before the manifest says they are there
+
+    return atomic_write(out_dir / MANIFEST, write)
