@@ -2,21 +2,46 @@
 
 synthesise the built-in corpus -> MFCC -> split by speaker -> train the document's CNN
 -> test on unseen speakers -> model file, report.md and figures in the output folder.
+
+The outputs describe one another (the report and the figures are of that model), so they
+change together, and last (docs/reliability.md, "Outputs"):
+
+- before training, a staging folder is made inside ``out`` (``ser.io.StagedOutputs``): a
+  folder that cannot be written fails the run before any time is spent on it;
+- after training, the model is written first, into the staging folder, then the figures
+  and ``report.md``; all are moved into ``out`` in one committed step. A ``kill -9`` at any
+  moment leaves ``out`` with either the old complete outputs or the new complete ones (a
+  kill in the middle of the final renames is finished by the next run into ``out``);
+- if the disk fills after training, the trained model is kept: beside the old outputs as
+  ``model.<date>-<time>.npz`` when the model itself was written, or in the system's
+  temporary folder when even that failed; the error says where.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run_demo", "DEMO_EMOTIONS"]
+__all__ = ["run_demo", "DEMO_EMOTIONS", "DEMO_OUTPUTS"]
 
 # Three classes, as the document's Dense(3). The CNN confuses happy and angry (both loud,
 # fast and high), although a linear model on whole-utterance MFCC statistics separates them
 # (measured, docs/training.md); neutral / sad / angry span the arousal range.
 DEMO_EMOTIONS = ("neutral", "sad", "angry")
+
+# every file a run may write into ``out`` (filters.png only for the CNN): a run that does not
+# write one of them removes an older run's, so a folder never mixes two runs
+DEMO_OUTPUTS = (
+    "model.npz",
+    "report.md",
+    "training_curves.png",
+    "confusion_matrix.png",
+    "inputs_per_class.png",
+    "filters.png",
+)
 
 
 def run_demo(
@@ -38,9 +63,53 @@ def run_demo(
     ``corpus_options`` go to ``synthetic_corpus`` (e.g. fewer speakers for a quick run).
     ``model`` is a recipe or its name (``ser.recipes.RECIPES``); the default is the
     document's CNN. ``epochs`` overrides the recipe's (None keeps it: 10 for the CNN).
+
+    The outputs are published together at the end (the module's docstring says how); an
+    ``OSError`` that names what was kept is raised if the disk fills after training.
     """
+    from ser.io import StagedOutputs
+
+    start = time.perf_counter()
+    out = Path(out)
+    staged = StagedOutputs(out, DEMO_OUTPUTS)  # an unwritable out fails here, before training
+    with staged:
+        for line in staged.recovered:
+            log(line)
+        results = _train_and_write(
+            staged,
+            log=log,
+            start=start,
+            emotions=emotions,
+            epochs=epochs,
+            seed=seed,
+            data=data,
+            corpus_name=corpus_name,
+            cache_dir=cache_dir,
+            verbose=verbose,
+            corpus_options=corpus_options,
+            model=model,
+        )
+    return results
+
+
+def _train_and_write(
+    staged,
+    *,
+    log,
+    start,
+    emotions,
+    epochs,
+    seed,
+    data,
+    corpus_name,
+    cache_dir,
+    verbose,
+    corpus_options,
+    model,
+) -> dict:
     from ser.corpus import load_corpus
     from ser.experiment import train
+    from ser.io import write_text
     from ser.report import (
         save_confusion_matrix,
         save_filters,
@@ -48,9 +117,7 @@ def run_demo(
         save_training_curves,
     )
 
-    start = time.perf_counter()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = staged.out
     if data is None:
         options = {"emotions": tuple(emotions), "seed": seed, **(corpus_options or {})}
         corpus = load_corpus("synthetic", **options)
@@ -72,36 +139,42 @@ def run_demo(
         log=log,
     )
     s = run.test_scores
-    model_path = run.model.save(out / "model.npz")
-    figures = {
-        "training curves": save_training_curves(out / "training_curves.png", run.history),
-        "confusion matrix": save_confusion_matrix(
-            out / "confusion_matrix.png", s.confusion, s.labels
-        ),
-        "inputs": save_inputs_per_class(
-            out / "inputs_per_class.png",
-            {
-                lab: run.test.features[int(np.flatnonzero(run.test.labels == k)[0])][:128]
-                for k, lab in enumerate(s.labels)
-                if np.any(run.test.labels == k)
-            },
-        ),
-    }
-    if run.recipe.name == "cnn":
-        kernel = run.model.layers[0].params["kernel"]
-        figures["learned filters"] = save_filters(out / "filters.png", kernel)
-    elapsed = time.perf_counter() - start
-    results = {
-        "accuracy": s.accuracy,
-        "uar": s.uar,
-        "macro_f1": s.macro_f1,
-        "seconds": elapsed,
-        "test_speakers": run.split.speakers["test"],
-        "model": str(model_path),
-        "recipe": run.recipe.name,
-    }
-    report = _report(run, source, results, figures, seed, synthetic=data is None)
-    (out / "report.md").write_text(report)
+    _save_model_first(run.model, staged)
+    try:
+        figures = {
+            "training curves": save_training_curves(
+                staged.path("training_curves.png"), run.history
+            ),
+            "confusion matrix": save_confusion_matrix(
+                staged.path("confusion_matrix.png"), s.confusion, s.labels
+            ),
+            "inputs": save_inputs_per_class(
+                staged.path("inputs_per_class.png"),
+                {
+                    lab: run.test.features[int(np.flatnonzero(run.test.labels == k)[0])][:128]
+                    for k, lab in enumerate(s.labels)
+                    if np.any(run.test.labels == k)
+                },
+            ),
+        }
+        if run.recipe.name == "cnn":
+            kernel = run.model.layers[0].params["kernel"]
+            figures["learned filters"] = save_filters(staged.path("filters.png"), kernel)
+        elapsed = time.perf_counter() - start
+        results = {
+            "accuracy": s.accuracy,
+            "uar": s.uar,
+            "macro_f1": s.macro_f1,
+            "seconds": elapsed,
+            "test_speakers": run.split.speakers["test"],
+            "model": str(out / "model.npz"),
+            "recipe": run.recipe.name,
+        }
+        report = _report(run, source, results, figures, seed, synthetic=data is None)
+        write_text(staged.path("report.md"), report)
+        staged.publish()
+    except OSError as err:  # the disk filled (or the folder went away) after training
+        raise _kept_model_error(staged, err) from err
     log("")
     log(f"test on {s.n} utterances of unseen speakers {', '.join(results['test_speakers'])}:")
     log(
@@ -109,8 +182,64 @@ def run_demo(
         f"(chance {1 / len(s.labels):.3f})"
     )
     log("  " + s.table().replace("\n", "\n  "))
-    log(f"wrote {model_path}, {out / 'report.md'} and {len(figures)} figures in {elapsed:.0f} s")
+    written = f"{results['model']}, {out / 'report.md'} and {len(figures)} figures"
+    log(f"wrote {written} in {elapsed:.0f} s")
     return results
+
+
+def _save_model_first(model, staged) -> None:
+    """Write the trained model before anything else; if ``out`` cannot take it, save it in
+    the system's temporary folder and say so in the error (the training is not lost)."""
+    from ser.io import OutputError, atomic_write, display_path, fallback_path
+
+    try:
+        atomic_write(staged.path("model.npz"), model.save)
+        return
+    except OSError as err:
+        failed = _describe(err, staged.out / "model.npz")
+        try:
+            kept = atomic_write(fallback_path("model.npz"), model.save)
+        except OSError as second:
+            raise OutputError(
+                f"{failed}; the trained model could not be saved elsewhere either "
+                f"({_describe(second, fallback_path('model.npz'))})"
+            ) from err
+        raise OutputError(
+            f"{failed}; the outputs in {display_path(staged.out)} are as they were, and the "
+            f"trained model is saved at {display_path(kept)}"
+        ) from err
+
+
+def _kept_model_error(staged, err: OSError):
+    """The error for a run whose model was written but whose report or figures were not:
+    the model is moved beside the old outputs under a dated name (a rename: no space)."""
+    from ser.io import OutputError, display_path
+
+    failed = _describe(err, staged.out)
+    if staged.committed:  # only a rename inside out failed: the next run finishes the move
+        return OutputError(
+            f"{failed}; the new outputs are complete in {display_path(staged.folder)} and "
+            f"the next ser demo into {display_path(staged.out)} moves them into place"
+        )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = staged.out / f"model.{stamp}.npz"
+    try:
+        os.replace(staged.path("model.npz"), kept)
+    except OSError as second:
+        return OutputError(f"{failed}; the trained model was lost too ({_describe(second, kept)})")
+    return OutputError(
+        f"{failed}; the outputs in {display_path(staged.out)} are as they were, and the "
+        f"trained model is saved as {display_path(kept)}"
+    )
+
+
+def _describe(err: OSError, default) -> str:
+    """``<path>: <what the system said>`` for an OSError."""
+    from ser.io import display_path
+
+    where = err.filename if err.filename is not None else default
+    what = err.strerror or str(err)
+    return f"cannot write {display_path(where)}: {what}"
 
 
 def _report(run, source, results, figures, seed, *, synthetic) -> str:
