@@ -8,16 +8,76 @@ the cache is cleared, so a second backward without a new forward raises.
 ``state`` holds a layer's non-trainable arrays (Keras's non-trainable weights: the moving
 mean and variance of BatchNormalization). The optimizer never sees them (it iterates
 ``params``); the model file saves them, and ``count_params`` counts them, as Keras does.
+
+Every parameter and state array is created through ``Layer._init``, so one place can bound
+what building a layer allocates: inside ``parameter_budget(n)`` a layer may create at most
+``n`` values in all, and a larger request raises ``ParameterBudgetError`` *before* the array
+exists. ``nn.serialization.load_model`` builds each layer of a model file under a budget of
+the values the file stores for it, so a description claiming a Dense of 10^12 units costs
+nothing (docs/reliability.md, "Model files").
 """
 
 from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+import threading
 
 import numpy as np
 
 from nn import backend, initializers
 from nn.functional.activations import ACTIVATIONS
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "ParameterBudgetError", "parameter_budget", "positive_int"]
+
+_budget = threading.local()  # .left: values layers may still create, or None (no limit)
+
+
+class ParameterBudgetError(ValueError):
+    """A layer asked for more parameter values than ``parameter_budget`` allows.
+
+    ``shape`` and ``values`` describe the array it asked for, ``left`` what the budget had.
+    """
+
+    def __init__(self, message, *, shape, values, left):
+        super().__init__(message)
+        self.shape, self.values, self.left = shape, values, left
+
+
+@contextlib.contextmanager
+def parameter_budget(values: int):
+    """Inside, layers built may create at most ``values`` parameter and state values in all.
+
+    A request beyond it raises ``ParameterBudgetError`` before anything is allocated. The
+    budgets do not nest: an inner one replaces the outer one until it ends.
+    """
+    previous = getattr(_budget, "left", None)
+    _budget.left = int(values)
+    try:
+        yield
+    finally:
+        _budget.left = previous
+
+
+def positive_int(value, layer: str, argument: str, name=None) -> int:
+    """``value`` as an int >= 1, or a ValueError naming the layer (its class ``layer`` and its
+    ``name`` when it has one) and the ``argument``.
+
+    Integers (Python or NumPy) and floats with an integral value (64.0) are accepted; bools,
+    strings and fractions (2.5, which ``int`` would silently truncate) are not.
+    """
+    what = f"{layer} {name!r} {argument}" if name else f"{layer} {argument}"
+    number = None
+    if isinstance(value, bool | np.bool_):
+        pass
+    elif isinstance(value, numbers.Integral):
+        number = int(value)
+    elif isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+        number = int(value)
+    if number is None or number < 1:
+        raise ValueError(f"{what} must be >= 1 (a whole number), got {value!r}")
+    return number
 
 
 class Layer:
@@ -28,7 +88,7 @@ class Layer:
     supports_masking = False  # True: takes a (N, T) time mask (docs/rnn.md, "Masks")
 
     def __init__(self, *, activation=None, input_shape=None, name=None, dtype=None):
-        if activation not in ACTIVATIONS:
+        if not isinstance(activation, str | None) or activation not in ACTIVATIONS:
             raise ValueError(
                 f"unknown activation {activation!r}; choose one of "
                 f"{sorted(a for a in ACTIVATIONS if a)}"
@@ -54,16 +114,41 @@ class Layer:
         """Create the parameters for inputs of shape (None,) + input_shape."""
         self.dtype = np.dtype(self.dtype or dtype)
         self.input_shape = tuple(int(d) for d in input_shape)
+        self._check_dimensions(self.input_shape, "inputs")
         self.output_shape = self._output_shape(self.input_shape)
+        self._check_dimensions(self.output_shape, "outputs")
         self._build(self.input_shape, rng)
         self.zero_grad()
         self.built = True
         return self
 
+    def _check_dimensions(self, shape, what):
+        """Every dimension of a layer's inputs and outputs is at least 1 (no empty axes)."""
+        if any(d < 1 for d in shape):
+            raise ValueError(
+                f"layer {self.name!r} ({type(self).__name__}) would have {what} shaped "
+                f"(None, {', '.join(map(str, shape))}); every dimension must be at least 1"
+            )
+
     def _build(self, input_shape, rng):
         pass
 
     def _init(self, initializer, shape, rng):
+        """A new parameter (or state) array; the one place layers allocate them, so that
+        ``parameter_budget`` is checked before the array exists."""
+        left = getattr(_budget, "left", None)
+        if left is not None:
+            shape = tuple(int(d) for d in shape)
+            values = math.prod(shape)
+            if values > left:
+                raise ParameterBudgetError(
+                    f"layer {self.name!r} ({type(self).__name__}) would create an array of "
+                    f"shape {shape} ({values:,} values), more than the {left:,} values allowed",
+                    shape=shape,
+                    values=values,
+                    left=left,
+                )
+            _budget.left = left - values
         return initializers.get(initializer)(shape, rng, dtype=self.dtype)
 
     def count_params(self) -> int:

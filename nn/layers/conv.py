@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nn import backend, regularizers
 from nn.functional.conv import conv_output_size
-from nn.layers.base import Layer
+from nn.layers.base import Layer, positive_int
 
 __all__ = ["Conv2D", "Conv1D"]
 
@@ -45,7 +45,7 @@ class Conv2D(Layer):
         super().__init__(activation=activation, input_shape=input_shape, name=name, dtype=dtype)
         if padding not in ("valid", "same"):
             raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-        self.filters = int(filters)
+        self.filters = positive_int(filters, "Conv2D", "filters", name)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.padding = padding

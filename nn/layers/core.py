@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nn.functional.dropout import dropout_backward, dropout_forward
@@ -16,7 +18,7 @@ class Flatten(Layer):
     kind = "flatten"
 
     def _output_shape(self, input_shape):
-        return (int(np.prod(input_shape)),)
+        return (math.prod(input_shape),)  # Python ints: no int64 overflow
 
     def _forward(self, x, training):
         return x.reshape(x.shape[0], -1), x.shape

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nn import regularizers
 from nn.functional.dense import dense_backward, dense_forward
-from nn.layers.base import Layer
+from nn.layers.base import Layer, positive_int
 
 __all__ = ["Dense"]
 
@@ -32,9 +32,7 @@ class Dense(Layer):
         dtype=None,
     ):
         super().__init__(activation=activation, input_shape=input_shape, name=name, dtype=dtype)
-        if int(units) < 1:
-            raise ValueError(f"Dense units must be >= 1, got {units}")
-        self.units = int(units)
+        self.units = positive_int(units, "Dense", "units", name)
         self.use_bias = bool(use_bias)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
         self.regularizers = {"kernel": regularizers.get(kernel_regularizer)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nn import backend, regularizers
-from nn.layers.base import Layer
+from nn.layers.base import Layer, positive_int
 
 __all__ = ["Recurrent", "SimpleRNN", "SeedRNN", "LSTM", "GRU"]
 
@@ -68,8 +68,7 @@ class Recurrent(Layer):
         dtype=None,
     ):
         super().__init__(input_shape=input_shape, name=name, dtype=dtype)
-        if int(units) < 1:
-            raise ValueError(f"{type(self).__name__} units must be >= 1, got {units}")
+        units = positive_int(units, type(self).__name__, "units", name)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if recurrent_dropout:

@@ -7,7 +7,7 @@ import numpy as np
 
 from nn import backend
 from nn.functional import temporal as F
-from nn.layers.base import Layer
+from nn.layers.base import Layer, positive_int
 
 __all__ = ["Masking", "GlobalAveragePooling1D", "StatisticsPooling1D", "AttentionPooling1D"]
 
@@ -126,7 +126,7 @@ class AttentionPooling1D(Layer):
         dtype=None,
     ):
         super().__init__(input_shape=input_shape, name=name, dtype=dtype)
-        self.units = int(units)
+        self.units = positive_int(units, "AttentionPooling1D", "units", name)
         self.kernel_initializer = kernel_initializer
         self.attention_weights = None  # alpha (N, T) of the last forward, for plots
 
