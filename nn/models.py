@@ -11,12 +11,22 @@ Training is deterministic from ``Sequential(seed=...)``: weights, shuffling and 
 all come from it. With a softmax output and a cross-entropy loss the two are fused: the loss is
 computed from the logits through log-softmax, and the gradient (softmax(z) - y) / N enters the
 last layer directly (docs/training.md).
+
+Numerics are guarded (docs/reliability.md, "Numerics"): ``fit`` refuses empty data, NaN or
+infinite inputs and targets, fractional class labels, and epochs or batch sizes below 1; a
+non-finite training loss, or weights that became non-finite, stop training with a
+``TrainingDivergedError`` that names the epoch and the batch. A loss that stays finite but
+ends an epoch more than ``DIVERGENCE_FACTOR`` times above the first batch's is warned about
+(a RuntimeWarning, once per fit): Adam at a learning rate of 10^6 climbs to 10^12 that way.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -24,9 +34,48 @@ from nn import backend, optimizers
 from nn.functional import losses as L
 from nn.layers.base import Layer
 
-__all__ = ["Sequential", "History", "load_model"]
+__all__ = ["Sequential", "History", "TrainingDivergedError", "load_model"]
 
 _LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "mse")
+
+DIVERGENCE_FACTOR = 1e3
+"""An epoch's mean training loss this many times the first batch's gets a warning."""
+
+
+class TrainingDivergedError(ValueError):
+    """Training produced a NaN or infinite loss or weights, and stopped.
+
+    ``epoch`` and ``batch`` (both counted from 1) say where; ``history`` holds the epochs
+    completed before it. The model's weights are left as they were then: not usable.
+    """
+
+    def __init__(self, message, *, epoch, batch, history):
+        super().__init__(message)
+        self.epoch, self.batch, self.history = epoch, batch, history
+
+
+def _at_least_one(value, what):
+    """An int >= 1 (an integral float is accepted); bools, fractions and the rest refused."""
+    ok = not isinstance(value, bool | np.bool_) and (
+        isinstance(value, numbers.Integral)
+        or (isinstance(value, numbers.Real) and math.isfinite(value) and value == int(value))
+    )
+    if not ok or int(value) < 1:
+        raise ValueError(f"{what} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def _require_finite(a, what):
+    """Refuse NaN or infinite values in a float array, naming the first one."""
+    if a.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(a)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{what} hold {int(bad.sum())} NaN or infinite value(s), the first at index "
+            f"{first}; remove or repair those examples first"
+        )
 
 
 class History:
@@ -68,6 +117,7 @@ class Sequential:
         self.metadata: dict = {}
         self.history = None
         self.stop_training = False
+        self.source_path = None  # the file load_model read it from, if any
         self._counts: dict[str, int] = {}
         for layer in layers or []:
             self.add(layer)
@@ -100,9 +150,12 @@ class Sequential:
         for i in range(start, len(self.layers)):
             layer = self.layers[i]
             if not layer.built:
-                layer_rng = np.random.default_rng([self.seed, i])  # layer i: its own stream
-                layer.build(shape, layer_rng, dtype=self.dtype)
+                layer.build(shape, self._layer_rng(i), dtype=self.dtype)
             shape = layer.output_shape
+
+    def _layer_rng(self, i: int) -> np.random.Generator:
+        """Layer i's own random stream (its initial weights, its dropout masks)."""
+        return np.random.default_rng([self.seed, i])
 
     def build(self, input_shape):
         """Build every layer for inputs shaped (None,) + input_shape."""
@@ -231,10 +284,30 @@ class Sequential:
                 raise ValueError(
                     f"sparse_categorical_crossentropy needs integer labels (N,), got {y.shape}"
                 )
-            return y.astype(np.int64)
+            if y.dtype.kind not in "iuf":
+                raise ValueError(
+                    "sparse_categorical_crossentropy needs integer class labels, got an "
+                    f"array of {y.dtype}"
+                )
+            if y.dtype.kind == "f":  # 1.0 is class 1; 1.5 is no class (never truncated)
+                fractional = ~np.isfinite(y) | (y != np.round(y))
+                if fractional.any():
+                    raise ValueError(
+                        "sparse_categorical_crossentropy needs integer class labels, got "
+                        f"{float(y[fractional][0])} at index {int(np.flatnonzero(fractional)[0])}"
+                    )
+            labels = y.astype(np.int64)
+            if labels.size and (labels.min() < 0 or labels.max() >= k):
+                raise ValueError(
+                    f"class labels must be in 0 .. {k - 1} (the model has {k} outputs), got "
+                    f"{labels.min()} .. {labels.max()}"
+                )
+            return labels
         if y.shape[1:] != (k,):
             raise ValueError(f"{self.loss} needs targets shaped (N, {k}), got {y.shape}")
-        return y.astype(self.dtype)
+        y = y.astype(self.dtype)
+        _require_finite(y, "the targets")
+        return y
 
     def _correct(self, out, y) -> int:
         truth = y if y.ndim == 1 else y.argmax(axis=1)
@@ -296,9 +369,14 @@ class Sequential:
         History
         """
         self._require_compiled()
+        epochs = _at_least_one(epochs, "fit: epochs")
+        batch_size = _at_least_one(batch_size, "fit: batch_size")
         sampler = x if callable(x) else None
         x0 = sampler(0, self.rng) if sampler else x
         x0 = self._prepare(x0)
+        if x0.shape[0] == 0:
+            raise ValueError(f"fit needs at least one training example, got inputs {x0.shape}")
+        _require_finite(x0, "the training inputs")
         y = self._targets(y, x0.shape[0])
         groups = self._batch_groups(batch_groups, x0.shape[0])
         if validation_split and validation_data is None:
@@ -307,11 +385,19 @@ class Sequential:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
             cut = int(round(x0.shape[0] * (1.0 - validation_split)))
+            if not 0 < cut < x0.shape[0]:
+                raise ValueError(
+                    f"validation_split={validation_split} of {x0.shape[0]} examples leaves "
+                    f"{cut} for training and {x0.shape[0] - cut} for validation; both need one"
+                )
             validation_data = (x0[cut:], y[cut:])
             x0, y = x0[:cut], y[:cut]
             groups = None if groups is None else groups[:cut]
         if validation_data is not None:
             vx = self._prepare(validation_data[0], "validation inputs")
+            if vx.shape[0] == 0:
+                raise ValueError("validation_data holds no examples")
+            _require_finite(vx, "the validation inputs")
             vy = self._targets(validation_data[1], vx.shape[0])
         history = History()
         callbacks = list(callbacks or [])
@@ -322,10 +408,15 @@ class Sequential:
         self.stop_training = False
         n = x0.shape[0]
         steps = -(-n // batch_size)
+        first_loss, warned = None, False
         for epoch in range(epochs):
             for cb in callbacks:  # LearningRateScheduler sets the epoch's rate here
                 cb.on_epoch_begin(epoch, {})
-            xe = x0 if epoch == 0 or sampler is None else self._prepare(sampler(epoch, self.rng))
+            if epoch == 0 or sampler is None:
+                xe = x0
+            else:
+                xe = self._prepare(sampler(epoch, self.rng))
+                _require_finite(xe, f"the training inputs of epoch {epoch + 1}")
             if groups is None:
                 order = self.rng.permutation(n) if shuffle else np.arange(n)
                 batches = [order[s * batch_size : (s + 1) * batch_size] for s in range(steps)]
@@ -335,6 +426,9 @@ class Sequential:
             total_loss, correct, seen = 0.0, 0, 0
             for step, idx in enumerate(batches):
                 loss, out = self.train_on_batch(xe[idx], y[idx])
+                if not math.isfinite(loss):
+                    self._diverged(f"the loss is {loss}", epoch, epochs, step, batches, history)
+                first_loss = loss if first_loss is None else first_loss
                 total_loss += loss * len(idx)
                 correct += self._correct(out, y[idx])
                 seen += len(idx)
@@ -343,6 +437,18 @@ class Sequential:
                 for cb in callbacks:
                     cb.on_batch_end(step, batch_logs)
             logs = self._logs(total_loss / n, correct / n)
+            bad = self._non_finite_weight()
+            if bad:  # the last update of the epoch made them so; the next loss would be NaN
+                self._diverged(bad, epoch, epochs, len(batches) - 1, batches, history)
+            if not warned and first_loss > 0 and logs["loss"] > DIVERGENCE_FACTOR * first_loss:
+                warned = True
+                warnings.warn(
+                    f"the training loss grew from {first_loss:.4g} (epoch 1, batch 1) to "
+                    f"{logs['loss']:.4g} (epoch {epoch + 1}): training is diverging; lower "
+                    f"the learning rate (this one is {self.optimizer.learning_rate:g})",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             if validation_data is not None:
                 val = self.evaluate(vx, vy, batch_size=batch_size, verbose=0)
                 val = val if isinstance(val, list) else [val]
@@ -359,6 +465,26 @@ class Sequential:
             cb.on_train_end()
         self.history = history  # as Keras: the last fit's History stays on the model
         return history
+
+    def _non_finite_weight(self) -> str | None:
+        """'weight <name> of layer <layer> ...' for the first non-finite parameter, or None."""
+        for layer in self.layers:
+            for name, p in layer.params.items():
+                if not np.isfinite(p).all():
+                    return f"weight {name!r} of layer {layer.name!r} holds NaN or infinite values"
+        return None
+
+    def _diverged(self, what, epoch, epochs, step, batches, history):
+        self.history = history
+        rate = self.optimizer.learning_rate
+        raise TrainingDivergedError(
+            f"training diverged at epoch {epoch + 1}/{epochs}, batch {step + 1}/{len(batches)}: "
+            f"{what}. The weights are no longer usable; train again with a lower learning "
+            f"rate (this one is {rate:g}) or with gradient clipping (clipnorm=1.0)",
+            epoch=epoch + 1,
+            batch=step + 1,
+            history=history,
+        )
 
     @staticmethod
     def _batch_groups(batch_groups, n):
@@ -394,7 +520,11 @@ class Sequential:
     def evaluate(self, x, y, *, batch_size=32, verbose=0):
         """Mean loss (and accuracy) on (x, y), without training; a list when metrics are set."""
         self._require_compiled()
+        batch_size = _at_least_one(batch_size, "evaluate: batch_size")
         x = self._prepare(x)
+        if x.shape[0] == 0:
+            raise ValueError(f"evaluate needs at least one example, got inputs {x.shape}")
+        _require_finite(x, "the inputs")
         y = self._targets(y, x.shape[0])
         total, correct = 0.0, 0
         for start in range(0, x.shape[0], batch_size):
@@ -419,8 +549,12 @@ class Sequential:
         return result
 
     def predict(self, x, *, batch_size=32, verbose=0) -> np.ndarray:
-        """The model's outputs (class probabilities for a softmax model), batch by batch."""
+        """The model's outputs (class probabilities for a softmax model), batch by batch;
+        an empty batch gives an empty array, (0,) + the output shape."""
+        batch_size = _at_least_one(batch_size, "predict: batch_size")
         x = self._prepare(x)
+        if x.shape[0] == 0:
+            return np.empty((0, *self.layers[-1].output_shape), dtype=self.dtype)
         outs = []
         for start in range(0, x.shape[0], batch_size):
             with backend.model_threads():

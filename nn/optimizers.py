@@ -10,9 +10,16 @@ PiecewiseConstantDecay, CosineDecay), as in Keras. A schedule is evaluated once 
 step, at the optimizer's step count ``iterations`` (the updates already made: 0 for the
 first), and that one rate is used for every parameter of the step; ``iterations`` then
 advances by one per ``apply`` call.
+
+A number given as the learning rate must be finite and >= 0 (0 freezes the weights, which
+gradient tests use); NaN, infinity and negative rates are refused where they are set, by the
+constructor or by a callback (docs/reliability.md, "Numerics").
 """
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import numpy as np
 
@@ -93,9 +100,17 @@ class Optimizer:
                 "cannot be set to a number; create the optimizer with a float learning_rate "
                 "to let a callback change it"
             )
-        if isinstance(value, dict) or callable(value):
+        if (
+            isinstance(value, dict | bool | np.bool_)
+            or callable(value)
+            or not isinstance(value, numbers.Real)
+        ):
             raise TypeError(
                 f"learning_rate must be a number or a nn.schedules schedule, got {value!r}"
+            )
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(
+                f"{type(self).__name__}: learning_rate must be a finite number >= 0, got {value!r}"
             )
         self._learning_rate = float(value)
 
