@@ -9,6 +9,8 @@ normalisation to each speaker, and which speakers it was trained, validated and 
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -34,6 +36,7 @@ __all__ = [
     "evaluate",
     "predict_files",
     "pipeline_of",
+    "validate_metadata",
 ]
 
 
@@ -333,27 +336,111 @@ def predict_proba(model, data: FeatureSet, *, adapt: bool = False) -> np.ndarray
     return sums / np.bincount(owner, minlength=len(data))[:, None]
 
 
+def _is_count(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+
+
+def validate_metadata(model, path=None):
+    """Check what a saved model says about its own use, before it is used.
+
+    Returns ``pipeline_of(model)``: (InputSpec, MFCCConfig, training CMVN or None, adapt).
+    Raises ``nn.serialization.ModelFileError`` naming the file (``path``, else the file the
+    model was loaded from, else "the model") and the problem: labels not a list of unique
+    strings, one per output unit; a feature config ``MFCCConfig.from_dict`` refuses; input
+    settings ``InputSpec.from_dict`` refuses, or that disagree with the network's input
+    shape; with normalisation "training", CMVN statistics missing, of the wrong length, not
+    finite or with a negative standard deviation (0 is allowed: ``CMVNStats.apply`` floors
+    it at 1e-8). Files written before ``InputSpec`` existed are read as the course's first
+    recipes (``input`` and ``n_frames``).
+    """
+    from nn.serialization import ModelFileError
+
+    where = path or getattr(model, "source_path", None) or "the model"
+
+    def fail(message, err=None):
+        raise ModelFileError(f"{where}: {message}") from err
+
+    meta = model.metadata
+    if not isinstance(meta, dict):
+        fail(f"its metadata is a {type(meta).__name__}, not an object")
+    k = model.output_shape[-1] if model.built else None
+    labels = meta.get("labels")
+    if labels is None:
+        fail("the model has no label names (metadata 'labels')")
+    if not (isinstance(labels, list) and labels and all(isinstance(s, str) for s in labels)):
+        fail(f"its labels must be a list of names, got {str(labels)[:80]}")
+    if len(set(labels)) != len(labels):
+        fail(f"its labels repeat a name: {labels}")
+    if len(labels) != k:
+        fail(f"it names {len(labels)} labels {labels} for a network of {k} outputs")
+    try:
+        if "inputs" in meta:
+            if not isinstance(meta["inputs"], dict):
+                raise TypeError(f"a {type(meta['inputs']).__name__}, not an object")
+            spec = InputSpec.from_dict(meta["inputs"])
+        else:  # written before InputSpec: the course's first recipes
+            layout, n_frames = meta.get("input", "image"), meta.get("n_frames", 128)
+            if not _is_count(n_frames):
+                raise ValueError(f"n_frames must be a positive integer, got {n_frames!r}")
+            spec = InputSpec(
+                layout=layout, deltas=2 if layout == "sequence" else 0, n_frames=int(n_frames)
+            )
+        if not _is_count(spec.n_frames):
+            raise ValueError(f"n_frames must be a positive integer, got {spec.n_frames!r}")
+    except (TypeError, ValueError) as err:
+        fail(f"its input settings are invalid ({err})", err)
+    if "feature_config" not in meta:
+        fail("the model has no feature config (metadata 'feature_config')")
+    try:
+        if not isinstance(meta["feature_config"], dict):
+            raise TypeError(f"a {type(meta['feature_config']).__name__}, not an object")
+        config = MFCCConfig.from_dict(meta["feature_config"])
+    except (TypeError, ValueError) as err:
+        fail(f"its feature config is invalid ({err})", err)
+    shape = model.input_shape[1:] if model.built else None
+    rank = 3 if spec.layout == "image" else 2
+    if shape is None or len(shape) != rank or shape[0] != spec.n_frames:
+        fail(
+            f"its inputs are {spec.layout}s of {spec.n_frames} frames, but the network "
+            f"reads inputs shaped {model.input_shape}"
+        )
+    cmvn = None
+    if spec.normalisation == "training":
+        cmvn = _training_cmvn(meta.get("cmvn"), shape[1], fail)
+    adapt = meta.get("adapt_batchnorm", False)
+    if not isinstance(adapt, bool):
+        fail(f"its adapt_batchnorm must be true or false, got {adapt!r}")
+    return spec, config, cmvn, adapt
+
+
+def _training_cmvn(c, width, fail) -> CMVNStats:
+    if c is None:
+        fail("it is normalised with training statistics, but has none (metadata 'cmvn')")
+    if not isinstance(c, dict):
+        fail(f"its CMVN statistics are a {type(c).__name__}, not an object")
+    arrays = {}
+    for key in ("mean", "std"):
+        v = c.get(key)
+        ok = isinstance(v, list) and all(
+            isinstance(a, numbers.Real) and not isinstance(a, bool) for a in v
+        )
+        if not ok or len(v) != width:
+            fail(f"its CMVN {key} must be a list of {width} numbers (one per input feature)")
+        if not all(math.isfinite(a) for a in v):
+            fail(f"its CMVN {key} holds NaN or infinite values")
+        arrays[key] = np.asarray(v, dtype=np.float64)
+    if np.any(arrays["std"] < 0):
+        fail("its CMVN std holds negative values")
+    if not _is_count(c.get("n_frames")):
+        fail(f"its CMVN n_frames must be a positive integer, got {c.get('n_frames')!r}")
+    return CMVNStats(arrays["mean"], arrays["std"], int(c["n_frames"]))
+
+
 def pipeline_of(model):
     """(InputSpec, MFCCConfig, training CMVN or None, adapt) of a saved model; files written
-    before ``InputSpec`` existed are read as the course's first recipes."""
-    meta = model.metadata
-    if "inputs" in meta:
-        spec = InputSpec.from_dict(meta["inputs"])
-    else:
-        layout = meta.get("input", "image")
-        spec = InputSpec(
-            layout=layout,
-            deltas=2 if layout == "sequence" else 0,
-            n_frames=int(meta.get("n_frames", 128)),
-        )
-    config = MFCCConfig.from_dict(meta["feature_config"])
-    c = meta.get("cmvn")
-    cmvn = (
-        None
-        if c is None
-        else CMVNStats(np.asarray(c["mean"]), np.asarray(c["std"]), int(c["n_frames"]))
-    )
-    return spec, config, cmvn, bool(meta.get("adapt_batchnorm", False))
+    before ``InputSpec`` existed are read as the course's first recipes. The metadata is
+    checked first (``validate_metadata``): a problem is a ModelFileError naming the file."""
+    return validate_metadata(model)
 
 
 def evaluate(model, corpus: Corpus, *, cache_dir=None) -> Scores:
@@ -362,11 +449,11 @@ def evaluate(model, corpus: Corpus, *, cache_dir=None) -> Scores:
     A model normalised per speaker gets each speaker's statistics from that speaker's
     utterances here (and adapts its batch normalisation to them when it was trained to).
     """
+    spec, config, cmvn, adapt = pipeline_of(model)  # checks the metadata first
     labels = model.metadata["labels"]
     corpus = corpus.select(emotions=[e for e in labels if e in corpus.emotions])
     if not len(corpus):
         raise ValueError(f"{corpus.name} has no utterances of the model's labels {labels}")
-    spec, config, cmvn, adapt = pipeline_of(model)
     raw = raw_features(corpus, spec, config, cache_dir=cache_dir)
     sets, _ = feature_sets(spec, {"test": list(corpus)}, raw, labels, cmvn=cmvn)
     probs = predict_proba(model, sets["test"], adapt=adapt)
