@@ -1,12 +1,27 @@
 """The ``ser`` command line.
 
-Every command reports a bad input as one line on stderr, ``ser <command>: error: ...``, and
-exits with status 2; it never shows a traceback for a user's mistake.
+One error boundary, in ``main`` (docs/reliability.md, "The command line"):
+
+- a mistake a user can make (a bad option, a bad file, a model file that is not one, a full
+  disk, a folder that cannot be written) is one line on stderr,
+  ``ser <command>: error: <what and where>``, and exit status 2; options are checked where
+  they are parsed, before any work is done;
+- Ctrl-C is one line, ``ser <command>: interrupted``, and exit status 130;
+- output piped into a reader that stops early (``ser predict ... | head -1``) ends quietly
+  with exit status 141, as a tool killed by SIGPIPE would (coreutils);
+- anything else is a bug in ``ser``: one line that says so and asks for a report, exit
+  status 1; ``ser --debug <command> ...`` adds the traceback (to every error).
+
+Output is printed whatever the terminal's encoding (``PYTHONIOENCODING=ascii``, file names
+that are not UTF-8): what cannot be encoded is shown as a backslash escape.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -17,12 +32,22 @@ from ser.progress import progress_printer  # no numpy behind it: the CLI still s
 MODELS = ("cnn", "lstm", "gru", "seed-rnn", "bilstm-attention", "cnn1d-spk")
 FEATURES = ("mfcc", "logmel")
 AUGMENTATIONS = ("specaugment", "speed", "noise")  # ser.recipes.AUGMENTATIONS, as MODELS
+MIN_SR, MAX_SR = 1000, 768000  # the sample rates ser synth writes (features.audio reads)
 
-__all__ = ["main"]
+EXIT_USER, EXIT_BUG, EXIT_INTERRUPTED, EXIT_PIPE = 2, 1, 130, 141
+
+__all__ = ["main", "build_parser", "UserError"]
 
 
 class UserError(Exception):
     """A mistake in the user's input: reported in one line, exit status 2."""
+
+
+def _show(path) -> str:
+    """A path to print (undecodable bytes of a name as escapes, never an encoding error)."""
+    from ser.io import display_path
+
+    return display_path(path)
 
 
 def _cmd_mfcc(args) -> None:
@@ -45,8 +70,14 @@ def _cmd_mfcc(args) -> None:
             y, sr = load_audio(args.file, sr=None)  # the preset is built for the file's rate
         except AudioError as err:
             raise UserError(str(err)) from err
-        source = str(args.file)
-    config = preset_config(args.preset, sr=sr)
+        source = _show(args.file)
+    try:
+        config = preset_config(args.preset, sr=sr)
+    except ValueError as err:  # e.g. psf's fixed n_fft 512 is shorter than 25 ms at 44.1 kHz
+        hint = "" if args.preset == "default" else "; the default preset fits its FFT to any rate"
+        raise UserError(
+            f"{source}: the {args.preset!r} preset cannot analyse {sr} Hz audio: {err}{hint}"
+        ) from err
     try:
         feats = mfcc(y, sr=sr, config=config)
     except (AudioError, ValueError) as err:
@@ -61,7 +92,7 @@ def _cmd_mfcc(args) -> None:
     if args.out:
         from ser.io import save_npy
 
-        print(f"  features -> {save_npy(args.out, feats)}")
+        print(f"  features -> {_show(save_npy(args.out, feats))}")
     if args.plot:
         from ser.report import save_features_figure
 
@@ -72,22 +103,16 @@ def _cmd_mfcc(args) -> None:
             title=f"MFCC of {Path(source).name if not args.synthetic else source}",
             ylabel="MFCC index",
         )
-        print(f"  figure   -> {path}")
+        print(f"  figure   -> {_show(path)}")
 
 
 def _cmd_synth(args) -> None:
     import time
 
-    from ser.corpus.synth import EMOTIONS, synthetic_corpus, write_synthetic_corpus
+    from ser.corpus.synth import synthetic_utterances, write_synthetic_corpus
 
-    unknown = [e for e in args.emotions if e not in EMOTIONS]
-    if unknown:
-        raise UserError(
-            f"unknown emotion(s) {', '.join(unknown)}; choose from {', '.join(EMOTIONS)}"
-        )
-    if min(args.speakers, args.utterances) < 1:
-        raise UserError("--speakers and --utterances must be at least 1")
-    corpus = synthetic_corpus(
+    total = args.speakers * len(args.emotions) * args.utterances
+    utterances = synthetic_utterances(  # streamed: each file is written as it is made
         emotions=args.emotions,
         n_speakers=args.speakers,
         n_utterances=args.utterances,
@@ -96,11 +121,19 @@ def _cmd_synth(args) -> None:
     )
     start = time.perf_counter()
     manifest = write_synthetic_corpus(
-        corpus, args.out, sr=args.sr, progress=progress_printer(f"writing {len(corpus)} utterances")
+        utterances,
+        args.out,
+        sr=args.sr,
+        total=total,
+        progress=progress_printer(f"writing {total} utterances"),
     )
-    print(corpus.summary())
-    print(f"  wrote {len(corpus)} WAV files and {manifest} in {time.perf_counter() - start:.1f} s")
-    print(f"  read it back with: load_corpus('synthetic', {str(args.out)!r})")
+    from ser.corpus.records import LABELS
+
+    each = args.speakers * args.utterances
+    print(f"synthetic: {total} utterances, {args.speakers} speakers")
+    print("  " + ", ".join(f"{e} {each}" for e in LABELS if e in args.emotions))
+    print(f"  wrote {total} WAV files and {_show(manifest)} in {time.perf_counter() - start:.1f} s")
+    print(f"  read it back with: load_corpus('synthetic', {_show(args.out)!r})")
 
 
 def _cmd_corpus(args) -> None:
@@ -113,47 +146,85 @@ def _cmd_corpus(args) -> None:
     print(corpus.summary(max_skipped=args.show_skipped))
 
 
+def _synthetic_options(args) -> dict:
+    """``load_corpus("synthetic", ...)`` options for the built-in corpus, as ``ser demo``
+    uses it: the chosen emotions (fearful too), the seed, and a size when one was given."""
+    from ser.corpus.synth import EMOTIONS
+
+    missing = [e for e in args.emotions if e not in EMOTIONS]
+    if missing:
+        raise UserError(
+            f"the built-in synthetic corpus has no {', '.join(missing)}; it has "
+            f"{', '.join(EMOTIONS)} (give --data DIR --corpus NAME for a real corpus)"
+        )
+    options = {"emotions": tuple(args.emotions), "seed": args.seed}
+    if getattr(args, "speakers", None) is not None:
+        options["n_speakers"] = args.speakers
+    if getattr(args, "utterances", None) is not None:
+        options["n_utterances"] = args.utterances
+    return options
+
+
 def _cmd_demo(args) -> None:
     from ser.demo import run_demo
 
     if (args.data is None) != (args.corpus is None):
         raise UserError("--data and --corpus go together (a folder and its corpus name)")
-    try:
-        run_demo(
-            out=args.out,
-            emotions=args.emotions,
-            seed=args.seed,
-            data=args.data,
-            corpus_name=args.corpus,
-            cache_dir=args.cache,
-            verbose=1,
-            model=_recipe(args),
-        )
-    except (ValueError, FileNotFoundError) as err:
-        raise UserError(str(err)) from err
+    if args.data is not None and (args.speakers or args.utterances):
+        raise UserError("--speakers and --utterances size the built-in corpus; not with --data")
+    options = None
+    if args.data is None:
+        options = _synthetic_options(args)
+        options = {k: v for k, v in options.items() if k not in ("emotions", "seed")}
+    run_demo(  # what can go wrong is a ValueError or an OSError: main reports it in one line
+        out=args.out,
+        emotions=args.emotions,
+        seed=args.seed,
+        data=args.data,
+        corpus_name=args.corpus,
+        cache_dir=args.cache,
+        verbose=1,
+        model=_recipe(args),
+        corpus_options=options,
+    )
 
 
 def _cmd_train(args) -> None:
     from ser.corpus import load_corpus
     from ser.experiment import train
 
-    try:
+    out = args.out if args.out.suffix == ".npz" else args.out.with_suffix(args.out.suffix + ".npz")
+    recipe = _recipe(args)
+    if args.data is None and args.corpus.lower() == "synthetic":  # as ser demo reads it
+        corpus = load_corpus("synthetic", **_synthetic_options(args))
+    else:
         corpus = load_corpus(args.corpus, args.data)
-        run = train(
-            corpus,
-            labels=args.emotions,
-            recipe=_recipe(args),
-            seed=args.seed,
-            cache_dir=args.cache,
-        )
-    except (ValueError, FileNotFoundError) as err:
-        raise UserError(str(err)) from err
-    path = run.model.save(args.out)
+    run = train(corpus, labels=args.emotions, recipe=recipe, seed=args.seed, cache_dir=args.cache)
+    path = _save_model(run.model, out)
     s = run.test_scores
     print(
         f"test speakers {', '.join(run.split.speakers['test'])}: accuracy {s.accuracy:.3f}, "
-        f"UAR {s.uar:.3f}, macro F1 {s.macro_f1:.3f}\nmodel -> {path}"
+        f"UAR {s.uar:.3f}, macro F1 {s.macro_f1:.3f}\nmodel -> {_show(path)}"
     )
+
+
+def _save_model(model, out: Path) -> Path:
+    """Save a trained model atomically; if ``out`` cannot take it (a full disk, a folder
+    that cannot be written), save it in the system's temporary folder and say where."""
+    from ser.io import OutputError, atomic_write, fallback_path
+
+    try:
+        return atomic_write(out, model.save)
+    except OSError as first:
+        failed = f"cannot write {_show(first.filename or out)}: {first.strerror or first}"
+        try:
+            kept = atomic_write(fallback_path(out.name), model.save)
+        except OSError as second:
+            raise OutputError(
+                f"{failed}; the trained model could not be saved elsewhere either "
+                f"({second.strerror or second})"
+            ) from first
+        raise OutputError(f"{failed}; the trained model is saved at {_show(kept)}") from first
 
 
 def _overrides(args) -> dict:
@@ -254,6 +325,12 @@ def _cmd_evaluate(args) -> None:
     try:
         corpus = load_corpus(args.corpus, args.data)
         if args.speakers:
+            unknown = [s for s in args.speakers if s not in corpus.speakers]
+            if unknown:
+                raise UserError(
+                    f"{corpus.name} has no speaker(s) {', '.join(unknown)}; "
+                    f"it has {_listing(corpus.speakers)}"
+                )
             corpus = corpus.select(speakers=args.speakers)
         scores = evaluate(model, corpus, cache_dir=args.cache)
     except (ValueError, FileNotFoundError) as err:
@@ -265,28 +342,67 @@ def _cmd_evaluate(args) -> None:
     print(scores.table())
 
 
+def _naming(error: str, path) -> str:
+    """One line that names ``path`` once, as ``_show`` prints it (a message may hold the raw
+    ``str(path)``, whose undecodable bytes would print as surrogates)."""
+    shown = _show(path)
+    error = _one_line(error.replace(str(path), shown))
+    if error.startswith(f"{shown}: {shown}"):
+        error = error[len(shown) + 2 :]
+    return error if shown in error else f"{shown}: {error}"
+
+
+def _listing(items, limit: int = 20) -> str:
+    items = list(items)
+    shown = ", ".join(items[:limit])
+    return shown if len(items) <= limit else f"{shown}, ... ({len(items)} in all)"
+
+
 def _cmd_predict(args) -> int:
+    """Each file alone: a bad one is one error line, and the files after it still run."""
+    import numpy as np
+
     from ser.experiment import predict_files
 
     model = _load(args.model)
     labels = model.metadata["labels"]
-    failed = 0
-    for path, probs, error in predict_files(model, args.files):
+    failed = bugs = 0
+    for path in args.files:
+        try:
+            [(_, probs, error)] = predict_files(model, [path])
+            if error is None and not np.all(np.isfinite(probs)):
+                error = (
+                    f"{_show(path)}: the model's output is not a number ({probs}); the model "
+                    "file holds weights that are not finite, or the audio is beyond them"
+                )
+        except _user_errors() as err:
+            error = _one_line(err)
+        except Exception as err:  # a bug: say so, and go on with the other files
+            bugs += 1
+            _report_bug(f"ser {args.command}", err, args.debug, f" (on {_show(path)})")
+            continue
         if error:
             failed += 1
-            print(f"ser predict: error: {error}", file=sys.stderr)
+            print(f"ser predict: error: {_naming(error, path)}", file=sys.stderr)
             continue
         ranked = ", ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, probs, strict=True))
-        print(f"{path}: {labels[int(probs.argmax())]}  ({ranked})")
-    return 2 if failed else 0
+        print(f"{_show(path)}: {labels[int(probs.argmax())]}  ({ranked})")
+    return EXIT_BUG if bugs else EXIT_USER if failed else 0
 
 
 def _training_options(p) -> None:
     """What a user tunes: training and feature settings (librosa's names); each defaults to
     the recipe's own."""
-    p.add_argument("--epochs", type=int, help="training epochs (default: the recipe's)")
-    p.add_argument("--batch-size", type=int, metavar="N")
-    p.add_argument("--lr", type=float, metavar="RATE", help="Adam's learning rate")
+    p.add_argument(
+        "--epochs", type=_whole("--epochs", 1), help="training epochs (default: the recipe's)"
+    )
+    p.add_argument("--batch-size", type=_whole("--batch-size", 1), metavar="N")
+    p.add_argument(
+        "--lr",
+        type=_positive("--lr", "the learning rate"),
+        metavar="RATE",
+        help="Adam's learning rate",
+    )
     p.add_argument("--features", choices=FEATURES, help="the network's input features")
     p.add_argument(
         "--augment",
@@ -296,75 +412,300 @@ def _training_options(p) -> None:
         help="training augmentation: specaugment (masks), speed (0.9x and 1.1x copies), noise "
         "(a copy at 10-30 dB SNR), or none",
     )
+    # feature sizes: MFCCConfig checks them, naming its own field (n_mels, hop_length, ...)
     p.add_argument("--n-mfcc", type=int, metavar="N")
     p.add_argument("--n-mels", type=int, metavar="N")
     p.add_argument("--hop-length", type=int, metavar="SAMPLES")
     p.add_argument("--win-length", type=int, metavar="SAMPLES")
 
 
+# ---- arguments are checked where they are parsed: each check names its option ----
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with every mistake reported as one line (no usage block) by ``main``."""
+
+    def error(self, message):
+        raise _UsageError(self.prog, message)
+
+
+class _UsageError(Exception):
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+        # "argument --seed: --seed must be ..." -> "--seed must be ...";
+        # "argument --emotion: unknown ..." -> "--emotion: unknown ..."
+        match = re.match(r"argument ([^:]+): (.*)", message, flags=re.S)
+        if match:
+            names, rest = match.group(1), match.group(2)
+            if names == "COMMAND":
+                message = rest.replace("invalid choice", "unknown command")
+            elif any(rest.startswith(o) for o in names.split("/")):
+                message = rest
+            else:
+                message = f"{names}: {rest}"
+        self.message = message
+
+
+def _whole(option: str, minimum: int, maximum: int | None = None, unit: str = ""):
+    """A type for argparse: a whole number within [minimum, maximum]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(
+                f"{option} must be a whole number {bounds}{unit}, got {text}"
+            )
+        return value
+
+    return parse
+
+
+def _positive(option: str, what: str = ""):
+    """A type for argparse: a finite number > 0 (``what`` names it in the message)."""
+    name = f"{option} ({what})" if what else option
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text}")
+        return value
+
+    return parse
+
+
+def _finite(option: str):
+    """A type for argparse: a finite number (no nan, no inf)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{option} must be a finite number, got {text}")
+        return value
+
+    return parse
+
+
+def _emotion(known):
+    """A type for argparse: one of the ``known`` emotion labels."""
+
+    def parse(text: str) -> str:
+        if text not in known:
+            raise argparse.ArgumentTypeError(
+                f"unknown emotion(s) {text}; choose from {', '.join(known)}"
+            )
+        return text
+
+    return parse
+
+
+def _emotions_action(minimum: int):
+    """An argparse action for ``--emotions``: no label twice, and at least ``minimum``."""
+
+    class Emotions(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            repeated = sorted({v for v in values if values.count(v) > 1}, key=values.index)
+            if repeated:
+                raise argparse.ArgumentError(
+                    self, f"{option_string} names {', '.join(repeated)} more than once"
+                )
+            if len(values) < minimum:
+                raise argparse.ArgumentError(
+                    self,
+                    f"{option_string} needs at least two emotions (one class leaves nothing "
+                    f"to tell apart), got {' '.join(values)}",
+                )
+            setattr(namespace, self.dest, list(values))
+
+    return Emotions
+
+
+def _folder(option: str):
+    """A type for argparse: a folder to write into (it may not exist yet, but is no file)."""
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if _is(path, "exists") and not _is(path, "is_dir"):
+            raise argparse.ArgumentTypeError(
+                f"{option} {_show(text)} is a file; give a folder (it is created if missing)"
+            )
+        return path
+
+    return parse
+
+
+def _file(option: str, kinds: tuple[str, ...] | None = None, what: str = "file"):
+    """A type for argparse: a file to write (not a folder; its extension one of ``kinds``)."""
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if text.endswith(("/", os.sep)) or _is(path, "is_dir"):
+            raise argparse.ArgumentTypeError(
+                f"{option} {_show(text)} is a folder; give the {what}'s name"
+            )
+        if kinds is not None:
+            known = kinds() if callable(kinds) else kinds
+            suffix = path.suffix.lower().lstrip(".")
+            if suffix and suffix not in known:
+                raise argparse.ArgumentTypeError(
+                    f"{option} {_show(text)}: unknown {what} type .{suffix}; "
+                    f"use one of {', '.join('.' + k for k in known)}"
+                )
+        return path
+
+    return parse
+
+
+def _is(path: Path, test: str) -> bool:
+    """``path.exists()`` / ``path.is_dir()``, False where the system cannot say (a name too
+    long, a folder we may not search): the write itself then reports it in one line."""
+    try:
+        return getattr(path, test)()
+    except OSError:
+        return False
+
+
+def _image_kinds() -> tuple[str, ...]:
+    """The image formats matplotlib writes here (png, pdf, svg, jpg, ...)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return tuple(FigureCanvasBase.get_supported_filetypes())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from ser.corpus.records import LABELS
+    from ser.corpus.synth import DEFAULT_EMOTIONS, EMOTIONS
+    from ser.demo import DEMO_EMOTIONS
+
+    parser = _Parser(
         prog="ser",
         description="Speech emotion recognition from scratch: MFCC features and hand-written "
         "networks (a course; see README.md).",
+        epilog="Exit status: 0 done, 2 a mistake in the input (one line on stderr), 130 "
+        "interrupted, 141 the output pipe was closed, 1 a bug in ser (please report it).",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of any error (for a report)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    seed = {"type": _whole("--seed", 0), "default": 0}
 
     p = commands.add_parser("mfcc", help="compute the MFCCs of one audio file")
     p.add_argument("file", nargs="?", type=Path, help="a WAV, FLAC or OGG file")
     p.add_argument("--synthetic", action="store_true", help="use a built-in synthetic utterance")
-    p.add_argument("--emotion", default="neutral", help="emotion of the synthetic utterance")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic utterance")
+    p.add_argument(
+        "--emotion",
+        default="neutral",
+        type=_emotion(EMOTIONS),
+        help="emotion of the synthetic utterance",
+    )
+    p.add_argument("--seed", **seed, help="seed of the synthetic utterance")
     p.add_argument("--preset", default="default", help="default | librosa | python_speech_features")
-    p.add_argument("--out", type=Path, help="save the (frames, coefficients) array as .npy")
-    p.add_argument("--plot", type=Path, help="save a figure of the features (.png)")
+    p.add_argument(
+        "--out", type=_file("--out"), help="save the (frames, coefficients) array as .npy"
+    )
+    p.add_argument(
+        "--plot",
+        type=_file("--plot", _image_kinds, "image"),
+        help="save a figure of the features (.png, .pdf, .svg, ...)",
+    )
     p.set_defaults(run=_cmd_mfcc)
 
-    from ser.corpus.synth import DEFAULT_EMOTIONS
-
     p = commands.add_parser("synth", help="write the built-in synthetic corpus as WAV files")
-    p.add_argument("--out", type=Path, required=True, help="folder for the WAVs and manifest.csv")
-    p.add_argument("--emotions", nargs="+", default=list(DEFAULT_EMOTIONS), metavar="EMOTION")
-    p.add_argument("--speakers", type=int, default=10)
-    p.add_argument("--utterances", type=int, default=20, help="per speaker and emotion")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--snr", type=float, help="add white noise at this SNR in dB")
-    p.add_argument("--sr", type=int, default=16000, help="sample rate of the files, Hz")
+    p.add_argument(
+        "--out", type=_folder("--out"), required=True, help="folder for the WAVs and manifest.csv"
+    )
+    p.add_argument(
+        "--emotions",
+        nargs="+",
+        default=list(DEFAULT_EMOTIONS),
+        metavar="EMOTION",
+        type=_emotion(EMOTIONS),
+        action=_emotions_action(1),
+    )
+    p.add_argument("--speakers", type=_whole("--speakers", 1), default=10)
+    p.add_argument(
+        "--utterances",
+        type=_whole("--utterances", 1),
+        default=20,
+        help="per speaker and emotion",
+    )
+    p.add_argument("--seed", **seed)
+    p.add_argument("--snr", type=_finite("--snr"), help="add white noise at this SNR in dB")
+    p.add_argument(
+        "--sr",
+        type=_whole("--sr", MIN_SR, MAX_SR, " Hz"),
+        default=16000,
+        help="sample rate of the files, Hz",
+    )
     p.set_defaults(run=_cmd_synth)
 
     p = commands.add_parser("corpus", help="summarise a corpus and list the files it skipped")
     p.add_argument("name", help="ravdess | crema-d | tess | emodb | synthetic")
     p.add_argument("root", nargs="?", type=Path, help="the folder (none: built-in synthetic)")
-    p.add_argument("--show-skipped", type=int, default=20, metavar="N")
+    p.add_argument(
+        "--show-skipped",
+        type=_whole("--show-skipped", 0),
+        default=20,
+        metavar="N",
+        help="list at most N skipped files (0: only count them)",
+    )
     p.set_defaults(run=_cmd_corpus)
 
-    from ser.demo import DEMO_EMOTIONS
-
+    emotions = {
+        "nargs": "+",
+        "metavar": "EMOTION",
+        "type": _emotion(LABELS),
+        "action": _emotions_action(2),
+    }
     p = commands.add_parser(
         "demo", help="the main job: synthesise, train the document's CNN, report"
     )
     p.add_argument(
-        "--out", type=Path, default=Path("ser_output"), help="folder for model, report, figures"
+        "--out",
+        type=_folder("--out"),
+        default=Path("ser_output"),
+        help="folder for model, report, figures",
     )
-    p.add_argument("--emotions", nargs="+", default=list(DEMO_EMOTIONS), metavar="EMOTION")
+    p.add_argument("--emotions", default=list(DEMO_EMOTIONS), **emotions)
     p.add_argument(
         "--model", default="cnn", choices=MODELS, help="the recipe (default: the document's CNN)"
     )
     _training_options(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", **seed)
     p.add_argument("--data", type=Path, help="a real corpus's folder instead of the synthetic one")
     p.add_argument("--corpus", help="its name: ravdess | crema-d | tess | emodb | synthetic")
+    p.add_argument(
+        "--speakers",
+        type=_whole("--speakers", 3),
+        help="speakers of the built-in corpus (default 10; fewer for a quick run)",
+    )
+    p.add_argument(
+        "--utterances",
+        type=_whole("--utterances", 1),
+        help="its utterances per speaker and emotion (default 20)",
+    )
     p.add_argument("--cache", type=Path, help="feature cache folder (default ~/.cache/ser-course)")
     p.set_defaults(run=_cmd_demo)
 
     p = commands.add_parser("train", help="train the document's CNN on a corpus and save it")
     p.add_argument("--data", type=Path, help="corpus folder (none: the built-in synthetic corpus)")
     p.add_argument("--corpus", default="synthetic")
-    p.add_argument("--emotions", nargs="+", default=list(DEMO_EMOTIONS), metavar="EMOTION")
+    p.add_argument("--emotions", default=list(DEMO_EMOTIONS), **emotions)
     p.add_argument("--model", default="cnn", choices=MODELS, help="the recipe")
     _training_options(p)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("model.npz"))
+    p.add_argument("--seed", **seed)
+    p.add_argument("--out", type=_file("--out", what="model file"), default=Path("model.npz"))
     p.add_argument("--cache", type=Path)
     p.set_defaults(run=_cmd_train)
 
@@ -373,7 +714,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data", type=Path, help="corpus folder (none: the built-in synthetic corpus)")
     p.add_argument("--corpus", help="its name: ravdess | crema-d | tess | emodb | synthetic")
-    p.add_argument("--folds", type=int, metavar="K", help="folds of speakers (default 6)")
+    p.add_argument(
+        "--folds", type=_whole("--folds", 2), metavar="K", help="folds of speakers (default 6)"
+    )
     p.add_argument("--loso", action="store_true", help="leave one speaker out: a fold each")
     p.add_argument(
         "--model",
@@ -383,9 +726,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="recipes to cross-validate side by side (default cnn1d-spk); the "
         "baseline is always added",
     )
-    p.add_argument("--emotions", nargs="+", metavar="EMOTION", help="default: every emotion")
+    p.add_argument("--emotions", help="default: every emotion", **emotions)
     _training_options(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", **seed)
     p.add_argument(
         "--split",
         choices=("speakers", "utterances"),
@@ -393,7 +736,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="'utterances': random folds of utterances, speakers in train and test alike (only "
         "to measure how much that inflates the scores)",
     )
-    p.add_argument("--out", type=Path, default=Path("crossval_output"))
+    p.add_argument("--out", type=_folder("--out"), default=Path("crossval_output"))
     p.add_argument("--cache", type=Path)
     p.set_defaults(run=_cmd_crossval)
 
@@ -414,15 +757,110 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+# ---- the error boundary ----
+
+_USER_ERRORS: tuple[type[BaseException], ...] = (UserError, ValueError, OSError, EOFError)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What a user can cause: bad input (ValueError covers features.AudioError,
+    nn.serialization.ModelFileError and codec errors), the file system (OSError: a full
+    disk, a folder that cannot be written, a name too long), a truncated file (EOFError), a
+    malformed CSV (csv.Error), and a request for more memory than there is."""
+    import csv
+
+    return (*_USER_ERRORS, csv.Error, MemoryError)
+
+
+def _one_line(err) -> str:
+    """An exception (or a message) as one line that names the file the system named."""
+    if isinstance(err, str):
+        text = err
+    elif isinstance(err, MemoryError):
+        text = "not enough memory" + (f": {err}" if str(err) else "")
+    elif isinstance(err, OSError) and err.filename is not None:
+        text = f"{_show(err.filename)}: {err.strerror or err}"
+        if err.filename2 is not None and os.fspath(err.filename2) != os.fspath(err.filename):
+            text = f"{_show(err.filename)} -> {_show(err.filename2)}: {err.strerror or err}"
+    else:
+        text = str(err) or type(err).__name__
+    text = " / ".join(line.strip() for line in str(text).splitlines() if line.strip())
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _report_bug(prog: str, err: BaseException, debug: bool, where: str = "") -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
+    hint = "" if debug else "; run it again as `ser --debug ...` for the traceback"
+    print(
+        f"{prog}: internal error{where}: {type(err).__name__}: {_one_line(err)}. This is a bug "
+        f"in ser: please report it with the command you ran{hint}",
+        file=sys.stderr,
+    )
+
+
+def _tolerant_streams() -> None:
+    """Never fail on printing: what the terminal's encoding cannot show (PYTHONIOENCODING
+    =ascii, file names that are not UTF-8) is printed as a backslash escape."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass  # not a text stream we own (a test's capture, a closed stream)
+
+
+def _quiet_stdout() -> None:
+    """The reader of our stdout went away: send whatever is still buffered nowhere, so the
+    interpreter's last flush does not complain (Python's docs, "Note on SIGPIPE")."""
     try:
-        status = args.run(args)
-    except UserError as err:
-        print(f"ser {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    return int(status or 0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    _tolerant_streams()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as err:
+        print(f"{err.prog}: error: {_one_line(err.message)}", file=sys.stderr)
+        return EXIT_USER
+    except SystemExit as exit_:  # --help
+        return exit_.code if isinstance(exit_.code, int) else 0
+    prog = f"ser {args.command}"
+    try:
+        try:
+            status = int(args.run(args) or 0)
+            sys.stdout.flush()
+            return status
+        except BrokenPipeError:
+            _quiet_stdout()
+            return EXIT_PIPE
+        except KeyboardInterrupt:
+            if args.debug:
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+            after_progress = "\n" if sys.stderr.isatty() else ""  # end a live counter's line
+            print(f"{after_progress}{prog}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except _user_errors() as err:
+            if args.debug:
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+            print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
+            return EXIT_USER
+        except Exception as err:
+            _report_bug(prog, err, args.debug)
+            return EXIT_BUG
+    except BrokenPipeError:  # stdout closed while an error was being reported
+        _quiet_stdout()
+        return EXIT_PIPE
 
 
 if __name__ == "__main__":  # python -m ser.cli

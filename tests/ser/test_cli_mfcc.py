@@ -70,7 +70,7 @@ def test_failed_write_keeps_the_old_features(tmp_path, wav):
     path, _ = wav
     out = tmp_path / "f.npy"
     np.save(out, np.arange(3))
-    with pytest.raises(IsADirectoryError):  # the figure path is a folder: the write fails
-        main(["mfcc", str(path), "--plot", str(tmp_path)])
+    # the figure path is a folder: refused before anything is computed or written
+    assert main(["mfcc", str(path), "--out", str(out), "--plot", str(tmp_path)]) == 2
     np.testing.assert_array_equal(np.load(out), np.arange(3))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npy", "voice.wav"]
