@@ -1,18 +1,26 @@
 """Readers for the real corpora, from a folder the user downloaded, and ``load_corpus``.
 
 Each reader walks the folder, parses every audio file name with the corpus's own scheme,
-maps its emotion onto the one label set of ``ser.corpus.records.LABELS``, and reports every
-audio file whose name does not fit (a stray copy, a macOS "._" file, a typo) in
-``Corpus.skipped``: nothing is dropped silently. docs/datasets.md describes each corpus.
+maps its emotion onto the one label set of ``ser.corpus.records.LABELS``, and reports in
+``Corpus.skipped``, with the reason, every entry named like an audio file that it does not
+use: a name that does not fit (a stray copy, a macOS "._" file, a typo), a dangling symbolic
+link, a FIFO or device, a folder named ``*.wav``, a file it may not read (permission denied),
+a folder it cannot open, and a file whose bytes repeat an earlier one (the first is kept).
+Nothing is dropped silently. docs/datasets.md describes each corpus.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import os
 import re
+import stat
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from features.audio import path_for_message
 from ser.corpus.records import LABELS, Corpus, Skipped, Utterance
 
 __all__ = ["load_corpus", "CORPORA", "EMOTION_MAPS"]
@@ -53,17 +61,116 @@ class _NoMatch(ValueError):
     """A file name that does not fit the corpus's scheme; the message says why."""
 
 
-def _audio_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}  # fmt: skip
+
+
+def _unusable(path: Path) -> str | None:
+    """Why an entry named like an audio file cannot be read as one, or None if it can.
+
+    Readability is tried here (an open without blocking, closed at once), so a file the
+    user may not read is reported with the corpus, not as an error halfway through training.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            target = path_for_message(os.readlink(path))
+            return f"a symbolic link to {target}, which does not exist"
+        return "vanished while the folder was read"
+    except OSError as err:
+        return f"cannot be examined ({(err.strerror or 'unknown error').lower()})"
+    if stat.S_ISDIR(st.st_mode):
+        return "a folder named like an audio file"
+    if not stat.S_ISREG(st.st_mode):
+        return f"not a regular file but {_KINDS.get(stat.S_IFMT(st.st_mode), 'something else')}"
+    try:
+        os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
+    except OSError as err:
+        return f"cannot be read ({(err.strerror or 'unknown error').lower()})"
+    return None
+
+
+def _audio_entries(root: Path) -> tuple[list[Path], list[Skipped]]:
+    """Every entry under ``root`` named like an audio file (.wav, .flac, .ogg, any case):
+    the readable regular files, sorted, and the others with why they cannot be used.
+
+    Symbolic links to files are followed; symbolic links to folders are not descended
+    (as ``Path.rglob``). A folder that cannot be opened is reported, not passed over.
+    """
+    files, skipped = [], []
+
+    def unreadable_folder(err: OSError) -> None:
+        why = (err.strerror or "unknown error").lower()
+        skipped.append(Skipped(Path(err.filename), f"a folder that cannot be read ({why})"))
+
+    for folder, dirnames, filenames in os.walk(root, onerror=unreadable_folder):
+        for entry in (*dirnames, *filenames):
+            if os.path.splitext(entry)[1].lower() not in AUDIO_SUFFIXES:
+                continue
+            path = Path(folder) / entry
+            why = _unusable(path)
+            if why is None:
+                files.append(path)
+            else:
+                skipped.append(Skipped(path, why))
+    return sorted(files), skipped
+
+
+def _without_duplicates(utterances: list[Utterance]) -> tuple[list[Utterance], list[Skipped]]:
+    """Keep the first of every group of files with the same bytes; skip the others.
+
+    Only files of the same size are compared (by SHA-256 of their bytes), so a corpus of
+    distinct files costs one ``stat`` each. Two names of one file (a hard or symbolic
+    link) are duplicates too.
+    """
+    by_size = defaultdict(list)
+    dropped: dict[int, Skipped] = {}
+    for index, utt in enumerate(utterances):
+        try:
+            st = os.stat(utt.path)
+        except OSError as err:
+            dropped[index] = Skipped(utt.path, f"cannot be examined ({err.strerror.lower()})")
+            continue
+        by_size[st.st_size].append((index, (st.st_dev, st.st_ino)))
+    first_of: dict[object, Path] = {}
+    for group in by_size.values():
+        if len(group) < 2:
+            continue
+        for index, inode in group:
+            path = utterances[index].path
+            try:
+                key = inode if inode in first_of else _sha256(path)
+            except OSError as err:
+                dropped[index] = Skipped(path, f"cannot be read ({err.strerror.lower()})")
+                continue
+            if key in first_of:
+                first = path_for_message(first_of[key])
+                dropped[index] = Skipped(path, f"the same bytes as {first} (a duplicate)")
+            else:
+                first_of[key] = first_of[inode] = path
+    kept = [u for i, u in enumerate(utterances) if i not in dropped]
+    return kept, [dropped[i] for i in sorted(dropped)]
+
+
+def _sha256(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.digest()
 
 
 def _read(name: str, root: Path, parse: Callable[[Path], Utterance]) -> Corpus:
-    utterances, skipped = [], []
-    for path in _audio_files(root):
+    files, skipped = _audio_entries(root)
+    utterances = []
+    for path in files:
         try:
             utterances.append(parse(path))
         except _NoMatch as why:
             skipped.append(Skipped(path, str(why)))
+    utterances, duplicates = _without_duplicates(utterances)
+    skipped = sorted([*skipped, *duplicates], key=lambda s: s.path)
     return Corpus(name, tuple(utterances), tuple(skipped), root)
 
 
@@ -169,6 +276,10 @@ def _parse_emodb(path: Path) -> Utterance:
 
 # ---- the synthetic corpus written by `ser synth`: manifest.csv + WAV files ----------------
 def _read_synthetic(root: Path) -> Corpus:
+    """A folder written by ``ser synth``: its manifest's rows, then every audio file the
+    manifest does not list (reported). A row is skipped with the reason when its file is
+    missing or unusable, its emotion unknown, it repeats an earlier row, or its path
+    leads outside the folder (``../x.wav``, ``/etc/x.wav``, a link out)."""
     from ser.corpus.synth import MANIFEST
 
     manifest = root / MANIFEST
@@ -176,29 +287,72 @@ def _read_synthetic(root: Path) -> Corpus:
         raise FileNotFoundError(
             f"{manifest}: no manifest; write the corpus with `ser synth --out {root}`"
         )
-    utterances, skipped, listed = [], [], set()
-    with open(manifest, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = {"path", "emotion", "speaker"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{manifest}: columns {sorted(missing)} are missing")
-        for line, row in enumerate(reader, start=2):
-            path = (root / row["path"]).resolve()
-            listed.add(path)
-            if not path.is_file():
-                skipped.append(Skipped(path, f"listed in {MANIFEST} line {line} but missing"))
-            elif row["emotion"] not in LABELS:
-                skipped.append(Skipped(path, f"unknown emotion {row['emotion']!r} on line {line}"))
-            else:
+    inside = root.resolve()
+    utterances, skipped, listed = [], [], {}
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as f:  # -sig: a BOM is allowed
+            reader = csv.DictReader(f)
+            missing = {"path", "emotion", "speaker"} - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{manifest}: columns {sorted(missing)} are missing")
+            for row in reader:
+                line = reader.line_num
+                width = len(reader.fieldnames)
+                n_fields = width + len(row.get(None, ())) - list(row.values()).count(None)
+                if n_fields != width:
+                    why = f"line {line}: has {n_fields} fields, the header has {width}"
+                    skipped.append(Skipped(manifest, why))
+                    continue
+                try:
+                    path = (root / row["path"]).resolve()
+                except (OSError, ValueError) as err:  # a NUL byte, a loop of links
+                    skipped.append(Skipped(manifest, f"line {line}: unusable path ({err})"))
+                    continue
+                why = None
+                if not path.is_relative_to(inside):
+                    why = f"line {line}: {row['path']!r} leads outside the corpus folder"
+                elif path in listed:
+                    why = f"line {line}: listed again (first on line {listed[path]})"
+                else:
+                    listed[path] = line
+                    unusable = _unusable(path)
+                    if unusable == "vanished while the folder was read":
+                        why = f"listed in {MANIFEST} line {line} but missing"
+                    elif unusable:
+                        why = f"listed in {MANIFEST} line {line}: {unusable}"
+                    elif row["emotion"] not in LABELS:
+                        why = f"unknown emotion {row['emotion']!r} on line {line}"
+                if why:
+                    skipped.append(Skipped(path, why))
+                    continue
                 fields = {k: v for k, v in row.items() if k not in ("path", "emotion", "speaker")}
                 fields["id"] = path.stem
                 utterances.append(
                     Utterance(path, row["emotion"], row["speaker"], "synthetic", fields)
                 )
-    for path in _audio_files(root):
+    except UnicodeDecodeError as err:
+        byte = err.object[err.start : err.start + 1].hex()
+        raise ValueError(
+            f"{path_for_message(manifest)}: is not UTF-8 text (byte 0x{byte} cannot be "
+            "decoded); save it as UTF-8 (ser synth writes it so)"
+        ) from None
+    except csv.Error as err:
+        why = str(err)
+        if "field larger than field limit" in why:
+            why = f"a field is longer than csv's limit of {csv.field_size_limit()} characters"
+        raise ValueError(
+            f"{path_for_message(manifest)}, line {reader.line_num}: {why}; is this a manifest?"
+        ) from None
+    except OSError as err:  # permission denied, an I/O error
+        why = (err.strerror or str(err)).lower()
+        raise ValueError(f"{path_for_message(manifest)}: cannot be read ({why})") from None
+    files, unusable = _audio_entries(root)
+    for path in files:
         if path.resolve() not in listed:
             skipped.append(Skipped(path, f"audio file not listed in {MANIFEST}"))
-    return Corpus("synthetic", tuple(utterances), tuple(skipped), root)
+    skipped += [s for s in unusable if s.path.resolve() not in listed]
+    utterances, duplicates = _without_duplicates(utterances)
+    return Corpus("synthetic", tuple(utterances), (*skipped, *duplicates), root)
 
 
 CORPORA = {

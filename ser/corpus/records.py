@@ -69,7 +69,8 @@ class Utterance:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file a reader found but could not use, and why."""
+    """A file a reader found but could not use, and why: a name that does not fit the
+    corpus, a file it may not read, a FIFO, a dangling link, a duplicate, a manifest row."""
 
     path: Path
     reason: str
@@ -133,14 +134,18 @@ class Corpus:
 
     def summary(self, *, max_skipped: int = 10) -> str:
         """A few lines for people: sizes, emotions, speakers, and the skipped files."""
+        from features.audio import path_for_message
+
         lines = [
             f"{self.name}: {len(self)} utterances, {len(self.speakers)} speakers"
-            + (f", from {self.root}" if self.root else ""),
+            + (f", from {path_for_message(self.root)}" if self.root else ""),
             "  " + ", ".join(f"{e} {n}" for e, n in self.counts().items()),
         ]
         if self.skipped:
-            lines.append(f"  skipped {len(self.skipped)} file(s) that do not fit the corpus:")
-            lines += [f"    {s.path}: {s.reason}" for s in self.skipped[:max_skipped]]
+            lines.append(f"  skipped {len(self.skipped)} file(s) it cannot use:")
+            lines += [  # a name that is not UTF-8 is shown with \xNN escapes, never an error
+                f"    {path_for_message(s.path)}: {s.reason}" for s in self.skipped[:max_skipped]
+            ]
             if len(self.skipped) > max_skipped:
                 lines.append(f"    ... and {len(self.skipped) - max_skipped} more")
         return "\n".join(lines)
