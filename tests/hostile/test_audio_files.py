@@ -235,6 +235,22 @@ def test_an_unreadable_file_says_permission_denied_not_system_error(tmp_path, no
     assert "System error" not in str(error)
 
 
+def test_permission_denied_is_said_in_words_even_where_root_would_read(
+    tmp_path, noise, monkeypatch
+):
+    path = tmp_path / "locked.wav"
+    sf.write(path, noise, 16000)
+    real_open = os.open
+
+    def open_as_a_student(name, flags, *args):  # what EACCES looks like to a plain user
+        if os.fsencode(name) == os.fsencode(path):
+            raise PermissionError(errno.EACCES, "Permission denied", name)
+        return real_open(name, flags, *args)
+
+    monkeypatch.setattr(os, "open", open_as_a_student)
+    refused(path, r"locked\.wav: cannot be read: permission denied")
+
+
 @pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="names must be UTF-8 there")
 def test_a_file_name_that_is_not_utf8(tmp_path, noise):
     raw = os.fsencode(tmp_path) + b"/caf\xe9.wav"  # Latin-1 "café"
