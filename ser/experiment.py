@@ -167,9 +167,10 @@ def fit_recipe(
 ):
     """Build the recipe's network and train it on ``train``; returns (model, History).
 
-    Validation speakers are used as the recipe says: to report a validation loss after each
-    epoch, or, with ``early_stopping``, to keep the weights of the epoch with the best
-    validation UAR. The test speakers are never seen here.
+    Validation speakers are used as the recipe says: to report a validation loss (or, for a
+    recipe that adapts to speakers, a validation UAR) after each epoch, and, with
+    ``early_stopping``, to keep the weights of the epoch with the best validation UAR. The
+    test speakers are never seen here.
     """
     k = len(labels)
     model = recipes.build(recipe, k, config=config, seed=seed)
@@ -178,13 +179,15 @@ def fit_recipe(
         optimizer=recipe.optimizer(steps), loss="categorical_crossentropy", metrics=["accuracy"]
     )
     callbacks, extra = [], {}
-    if validation is not None and recipe.early_stopping:
-        callbacks += [
-            ValidationUAR(validation, k, recipe.adapt_batchnorm),
-            EarlyStopping(
-                monitor="val_uar", mode="max", patience=recipe.epochs, restore_best_weights=True
-            ),
-        ]
+    if validation is not None and (recipe.early_stopping or recipe.adapt_batchnorm):
+        # the validation speakers scored as the test speakers will be: every crop, AdaBN
+        callbacks.append(ValidationUAR(validation, k, recipe.adapt_batchnorm))
+        if recipe.early_stopping:
+            callbacks.append(
+                EarlyStopping(
+                    monitor="val_uar", mode="max", patience=recipe.epochs, restore_best_weights=True
+                )  # fmt: skip
+            )
     elif validation is not None:
         extra["validation_data"] = (validation.tensor(), validation.onehot(k))
     history = model.fit(
