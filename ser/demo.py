@@ -196,13 +196,13 @@ def _save_model_first(model, staged) -> None:
         atomic_write(staged.path("model.npz"), model.save)
         return
     except OSError as err:
-        failed = _describe(err, staged.out / "model.npz")
+        failed = _describe(err, staged)
         try:
             kept = atomic_write(fallback_path("model.npz"), model.save)
         except OSError as second:
             raise OutputError(
                 f"{failed}; the trained model could not be saved elsewhere either "
-                f"({_describe(second, fallback_path('model.npz'))})"
+                f"({second.strerror or second})"
             ) from err
         raise OutputError(
             f"{failed}; the outputs in {display_path(staged.out)} are as they were, and the "
@@ -215,7 +215,7 @@ def _kept_model_error(staged, err: OSError):
     the model is moved beside the old outputs under a dated name (a rename: no space)."""
     from ser.io import OutputError, display_path
 
-    failed = _describe(err, staged.out)
+    failed = _describe(err, staged)
     if staged.committed:  # only a rename inside out failed: the next run finishes the move
         return OutputError(
             f"{failed}; the new outputs are complete in {display_path(staged.folder)} and "
@@ -226,20 +226,26 @@ def _kept_model_error(staged, err: OSError):
     try:
         os.replace(staged.path("model.npz"), kept)
     except OSError as second:
-        return OutputError(f"{failed}; the trained model was lost too ({_describe(second, kept)})")
+        return OutputError(
+            f"{failed}; the trained model was lost too ({second.strerror or second})"
+        )
     return OutputError(
         f"{failed}; the outputs in {display_path(staged.out)} are as they were, and the "
         f"trained model is saved as {display_path(kept)}"
     )
 
 
-def _describe(err: OSError, default) -> str:
-    """``<path>: <what the system said>`` for an OSError."""
+def _describe(err: OSError, staged) -> str:
+    """``cannot write <path>: <what the system said>``, naming the file in ``out`` the user
+    knows rather than its place in the hidden staging folder."""
     from ser.io import display_path
 
-    where = err.filename if err.filename is not None else default
-    what = err.strerror or str(err)
-    return f"cannot write {display_path(where)}: {what}"
+    where = Path(err.filename) if err.filename is not None else staged.out
+    try:
+        where = staged.out / where.relative_to(staged.folder)
+    except ValueError:
+        pass
+    return f"cannot write {display_path(where)}: {err.strerror or err}"
 
 
 def _report(run, source, results, figures, seed, *, synthetic) -> str:

@@ -348,7 +348,19 @@ def _roll_forward(folder: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(out / name)
     _fsync_folder(out)
-    shutil.rmtree(folder, ignore_errors=True)
+    # empty the staging folder, the commit record last: while it exists, running this again
+    # is safe, and once it is gone nothing is left to move
+    for entry in os.scandir(folder):
+        if entry.name != _COMMIT:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(folder / _COMMIT)
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)
     _fsync_folder(out)
 
 
