@@ -113,6 +113,9 @@ def test_max_seconds_refuses_a_long_file_from_its_header(tmp_path, noise):
     refused(tmp_path / "two.wav", r"two\.wav: is 2\.0 s long, over the limit of max_seconds=1 s",
             max_seconds=1)  # fmt: skip
     assert load_audio(tmp_path / "two.wav", max_seconds=2)[0].shape == (32000,)
+    for nonsense in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="max_seconds must be a positive number"):
+            load_audio(tmp_path / "two.wav", max_seconds=nonsense)
 
 
 # ---- damaged audio: decode errors and short reads are errors -------------------------------
