@@ -309,12 +309,16 @@ def _cmd_crossval(args) -> int:
 
 
 def _load(path):
+    """A saved model whose weights and metadata are both checked before anything uses them."""
     from nn.serialization import ModelFileError, load_model
+    from ser.experiment import validate_metadata
 
     try:
-        return load_model(path)
+        model = load_model(path)
+        validate_metadata(model, path)
     except ModelFileError as err:
         raise UserError(str(err)) from err
+    return model
 
 
 def _cmd_evaluate(args) -> None:

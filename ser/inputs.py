@@ -70,6 +70,9 @@ class InputSpec:
         whose class probabilities are averaged (the whole utterance is heard).
     vad_top_db : float
         The voice-activity threshold below the utterance's loudest frame (eq. VAD-2).
+    vad_floor_db : float
+        The absolute floor of eq. VAD-2, dBFS. -100 (digital silence) means none: the
+        trimming then depends only on the utterance's own peak, so a gain changes nothing.
     """
 
     layout: str = "image"
@@ -80,6 +83,7 @@ class InputSpec:
     n_frames: int = N_FRAMES
     test_crops: str = "centre"
     vad_top_db: float = 40.0
+    vad_floor_db: float = -60.0
 
     def __post_init__(self):
         checks = [
@@ -102,6 +106,10 @@ class InputSpec:
                 f"test_crops must be one of {TEST_CROPS}, got {self.test_crops!r}",
             ),
             (self.vad_top_db > 0, f"vad_top_db must be > 0, got {self.vad_top_db!r}"),
+            (
+                -100.0 <= self.vad_floor_db <= 0.0,
+                f"vad_floor_db must be within -100 .. 0 dBFS, got {self.vad_floor_db!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -141,7 +149,8 @@ def model_inputs(spec: InputSpec, raw: dict, index: int) -> tuple[np.ndarray, tu
             raise ValueError(
                 f"utterance {index}: {len(energy)} frame energies for {feats.shape[0]} frames"
             )
-        start, stop = speech_bounds(activity_from_energy(energy, top_db=spec.vad_top_db))
+        activity = activity_from_energy(energy, top_db=spec.vad_top_db, floor_db=spec.vad_floor_db)
+        start, stop = speech_bounds(activity)
         if stop > start:
             span = (start, stop)
     return feats, span

@@ -143,3 +143,18 @@ def test_cmvn_of_the_speech_frames_only_is_not_swamped_by_silence(rng):
     feats = np.concatenate([silent, speech])
     assert abs(CMVNStats.from_features([feats]).mean[0] - 10.0) > 5  # pooled: dragged down
     assert abs(fit_training_cmvn([feats], [(60, 100)]).mean[0] - 10.0) < 0.5
+
+
+def test_without_an_absolute_floor_a_quiet_file_is_trimmed_as_a_loud_one(rng):
+    T = 40
+    feats = rng.standard_normal((T, 2))
+    loud = np.full(T, -100.0)
+    loud[10:30] = -20.0
+    quiet = np.where(loud > -100.0, loud - 50.0, loud)  # the same file 50 dB quieter
+    relative = InputSpec(trim_silence=True, vad_floor_db=-100.0)
+    floored = InputSpec(trim_silence=True)  # the default floor, -60 dBFS
+    for energy in (loud, quiet):
+        assert model_inputs(relative, {"mfcc": [feats], "energy": [energy]}, 0)[1] == (10, 30)
+    assert model_inputs(floored, {"mfcc": [feats], "energy": [quiet]}, 0)[1] == (0, T)
+    with pytest.raises(ValueError, match="vad_floor_db"):
+        InputSpec(vad_floor_db=-120.0)

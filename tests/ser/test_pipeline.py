@@ -189,5 +189,7 @@ def test_a_file_at_minus_20_db_gets_the_prediction_it_gets_at_0_db(tmp_path, spe
         model = load_model(run.model.save(tmp_path / f"{recipe}.npz"))
         (_, loud, _), (_, quiet, _) = predict_files(model, files)
         spread[recipe] = float(np.abs(loud - quiet).max())
-    assert spread["cnn1d-spk"] < 1e-4, spread  # float32 rounding of identical features
-    assert spread["cnn"] > 1e-3, spread
+    # the two files give the same inputs to float32 rounding (test_inputs.py checks the
+    # features to 1e-9); a barely trained network still magnifies that rounding a little
+    assert spread["cnn1d-spk"] < 2e-3, spread
+    assert spread["cnn"] > 10 * spread["cnn1d-spk"] and spread["cnn"] > 1e-2, spread
