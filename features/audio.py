@@ -21,7 +21,6 @@ import re
 import stat
 import struct
 import sys
-import tempfile
 from collections.abc import Callable
 from math import gcd
 from pathlib import Path
@@ -720,10 +719,13 @@ def _checked_read(sound, name, size, problem, max_seconds, allow_any_rate):
     return y, rate
 
 
-def save_audio(path, y: np.ndarray, sr: int, *, subtype: str | None = None) -> Path:
+def save_audio(
+    path, y: np.ndarray, sr: int, *, subtype: str | None = None, durable: bool = True
+) -> Path:
     """Write samples to an audio file atomically (a reader never sees half a file).
 
-    The samples go to a temporary file in the same folder, which then replaces ``path`` in one
+    The samples go to a temporary file in the same folder, created with the mode a plain
+    ``open`` gives (0o666 minus the umask), which then replaces ``path`` in one
     ``os.replace``; on any error the temporary file is removed and ``path`` is untouched.
 
     Parameters
@@ -736,6 +738,9 @@ def save_audio(path, y: np.ndarray, sr: int, *, subtype: str | None = None) -> P
         Sample rate in Hz.
     subtype : str, optional
         A soundfile subtype such as "PCM_16" (the WAV default) or "FLOAT".
+    durable : bool
+        Flush the file to the disk (``os.fsync``) before it replaces ``path``. A writer of many
+        files (``ser synth``) passes False and flushes them all at once.
 
     Returns
     -------
@@ -761,12 +766,16 @@ def save_audio(path, y: np.ndarray, sr: int, *, subtype: str | None = None) -> P
             "normalise the signal first or write subtype='FLOAT'"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
     try:
-        sf.write(tmp, y, int(sr), subtype=subtype, format=fmt)
+        with os.fdopen(fd, "wb") as f:  # a file object: soundfile never encodes the name
+            sf.write(f, y, int(sr), subtype=subtype, format=fmt)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path

@@ -46,7 +46,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -56,6 +55,7 @@ from numpy.lib import format as npy_format
 
 __all__ = [
     "save_model",
+    "write_model",
     "load_model",
     "ModelFileError",
     "FORMAT",
@@ -213,17 +213,18 @@ def _refuse_non_finite(model, weights):
                     )
 
 
-def save_model(model, path) -> Path:
-    """Write ``model`` (built) to ``path`` (.npz added if missing), atomically.
+def write_model(model, file) -> None:
+    """Write ``model`` (built) as the bytes of a model file into ``file``, an open binary file.
+
+    The same bytes as ``save_model``, for a caller that owns the file: ``ser`` writes every
+    output through its own atomic writer (``ser.io.atomic_write``), so a kill never leaves a
+    temporary file of ours behind it.
 
     Raises ValueError, and writes nothing, when the model is not built or when a weight or
     state array holds NaN or infinite values (a diverged model is never written).
     """
     if not model.built:
         raise ValueError("only a built model can be saved: give the first layer an input_shape")
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_suffix(path.suffix + ".npz")
     weights = _weights(model)
     _refuse_non_finite(model, weights)
     description = {
@@ -243,14 +244,33 @@ def save_model(model, path) -> Path:
     text = json.dumps(description)
     # the checksum is of the description as load_model will parse it (tuples become lists)
     description["sha256"] = _checksum_v2(json.loads(text), weights)
+    np.savez(file, __model__=np.array(json.dumps(description)), **weights)
+
+
+def save_model(model, path) -> Path:
+    """Write ``model`` (built) to ``path`` (.npz added if missing), atomically.
+
+    The bytes go to a temporary file in the same folder, created with the mode a plain
+    ``open`` gives (0o666 minus the umask), flushed to the disk, then moved into place in one
+    ``os.replace``: ``path`` holds its old content or the complete new one. On any error the
+    temporary file is removed.
+
+    Raises ValueError, and writes nothing, as ``write_model``.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_suffix(path.suffix + ".npz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, __model__=np.array(json.dumps(description)), **weights)
+            write_model(model, f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

@@ -209,22 +209,12 @@ def _cmd_train(args) -> None:
 
 
 def _save_model(model, out: Path) -> Path:
-    """Save a trained model atomically; if ``out`` cannot take it (a full disk, a folder
-    that cannot be written), save it in the system's temporary folder and say where."""
-    from ser.io import OutputError, atomic_write, fallback_path
+    """Save a trained model atomically; if ``out`` cannot take it, keep it in the system's
+    temporary folder and say where (``ser.io.save_model_or_keep``)."""
+    from ser.io import save_model_or_keep
 
-    try:
-        return atomic_write(out, model.save)
-    except OSError as first:
-        failed = f"cannot write {_show(first.filename or out)}: {first.strerror or first}"
-        try:
-            kept = atomic_write(fallback_path(out.name), model.save)
-        except OSError as second:
-            raise OutputError(
-                f"{failed}; the trained model could not be saved elsewhere either "
-                f"({second.strerror or second})"
-            ) from first
-        raise OutputError(f"{failed}; the trained model is saved at {_show(kept)}") from first
+    out = out if out.suffix == ".npz" else out.with_suffix(out.suffix + ".npz")
+    return save_model_or_keep(model, out)
 
 
 def _overrides(args) -> dict:

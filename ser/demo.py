@@ -190,24 +190,14 @@ def _train_and_write(
 def _save_model_first(model, staged) -> None:
     """Write the trained model before anything else; if ``out`` cannot take it, save it in
     the system's temporary folder and say so in the error (the training is not lost)."""
-    from ser.io import OutputError, atomic_write, display_path, fallback_path
+    from ser.io import display_path, save_model_or_keep
 
-    try:
-        atomic_write(staged.path("model.npz"), model.save)
-        return
-    except OSError as err:
-        failed = _describe(err, staged)
-        try:
-            kept = atomic_write(fallback_path("model.npz"), model.save)
-        except OSError as second:
-            raise OutputError(
-                f"{failed}; the trained model could not be saved elsewhere either "
-                f"({second.strerror or second})"
-            ) from err
-        raise OutputError(
-            f"{failed}; the outputs in {display_path(staged.out)} are as they were, and the "
-            f"trained model is saved at {display_path(kept)}"
-        ) from err
+    save_model_or_keep(
+        model,
+        staged.path("model.npz"),
+        failed=lambda err: _describe(err, staged),
+        kept_note=f"the outputs in {display_path(staged.out)} are as they were, and ",
+    )
 
 
 def _kept_model_error(staged, err: OSError):

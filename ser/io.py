@@ -48,6 +48,8 @@ __all__ = [
     "write_text",
     "fallback_path",
     "OutputError",
+    "save_model",
+    "save_model_or_keep",
 ]
 
 TEMP_PREFIX = ".ser-tmp-"
@@ -55,8 +57,8 @@ STALE_SECONDS = 3600.0  # a temporary file nobody can vouch for is stale after a
 _COMMIT = "COMMIT.json"  # inside a staging folder: the run is complete, publish it
 _NAME_MAX = 255  # bytes in one file name on every common file system
 _HOST = f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"[:6]
-# the names this module (and the writers it calls, which prefix their own temporary files
-# with "." + our temporary name: nn.serialization.save_model, features.save_audio) leave
+# the names this module leaves (models go through nn.serialization.write_model inside
+# atomic_write, so nn makes no temporary file of its own here)
 _TEMP_NAME = re.compile(r"^\.?" + re.escape(TEMP_PREFIX) + r"([0-9a-f]{6})-(\d+)-")
 _cleaned: set[str] = set()  # folders already swept by this process
 
@@ -423,3 +425,40 @@ def fallback_path(name: str) -> Path:
     p = Path(name)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path(tempfile.gettempdir()) / f"ser-{p.stem}-{stamp}-{os.getpid()}{p.suffix}"
+
+
+def save_model(model, path) -> Path:
+    """``nn.serialization.write_model`` through ``atomic_write``: fsync, the umask's mode, and
+    a temporary file that the next write sweeps if a kill leaves it."""
+    from nn.serialization import write_model
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            write_model(model, f)
+
+    return atomic_write(path, write)
+
+
+def save_model_or_keep(model, path, *, failed=None, kept_note: str = "") -> Path:
+    """Save a trained model; when ``path`` cannot take it (a full disk, a folder that cannot
+    be written), save it in the system's temporary folder instead and raise ``OutputError``
+    saying where, so hours of training are never lost to a full disk.
+
+    ``failed(err)`` words the first failure (default: "cannot write PATH: REASON");
+    ``kept_note`` is said before where the model was kept.
+    """
+    try:
+        return save_model(model, path)
+    except OSError as first:
+        what = failed(first) if failed else (
+            f"cannot write {display_path(first.filename or path)}: {first.strerror or first}"
+        )  # fmt: skip
+        try:
+            kept = save_model(model, fallback_path(Path(path).name))
+        except OSError as second:
+            raise OutputError(
+                f"{what}; the trained model could not be saved elsewhere either "
+                f"({second.strerror or second})"
+            ) from first
+        raise OutputError(f"{what}; {kept_note}the trained model is saved at "
+                          f"{display_path(kept)}") from first  # fmt: skip

@@ -375,11 +375,8 @@ def write_synthetic_corpus(
             for n, utt in enumerate(corpus, start=1):
                 relative = Path(utt.speaker) / f"{utt.id}.wav"
                 y = utt.audio(sr)
-                atomic_write(  # flushed all at once below, not one fsync per file
-                    out_dir / relative,
-                    lambda wav, y=y: save_audio(wav, y, sr, subtype="PCM_16"),
-                    durable=False,
-                )
+                # atomic, flushed all at once below rather than one fsync per file
+                save_audio(out_dir / relative, y, sr, subtype="PCM_16", durable=False)
                 writer.writerow({"path": relative.as_posix(), "emotion": utt.emotion,
                                  "speaker": utt.speaker,
                                  **{k: utt.fields[k] for k in MANIFEST_COLUMNS[3:]}})  # fmt: skip

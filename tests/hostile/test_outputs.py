@@ -115,9 +115,11 @@ def test_a_name_of_255_bytes_still_gets_its_temporary(tmp_path):
 
 def test_modes_follow_the_umask_not_mkstemps_0600(tmp_path, umask_027):
     """npy, text, figures, WAVs, the manifest and the model: each as open() would make it."""
+    from features.audio import save_audio
     from nn.layers import Dense
     from nn.models import Sequential
     from ser.corpus.synth import synthetic_utterances, write_synthetic_corpus
+    from ser.io import save_model
     from ser.report import save_features_figure
 
     model = Sequential(seed=0)
@@ -127,6 +129,9 @@ def test_modes_follow_the_umask_not_mkstemps_0600(tmp_path, umask_027):
         write_text(tmp_path / "r.md", "report"),
         save_features_figure(tmp_path / "f.png", np.ones((4, 3)), hop_seconds=0.01, title="t"),
         atomic_write(tmp_path / "m.npz", model.save),
+        model.save(tmp_path / "direct.npz"),  # nn's own atomic save, outside ser
+        save_model(model, tmp_path / "ser.npz"),
+        save_audio(tmp_path / "direct.wav", np.zeros(160), 16000),
         write_synthetic_corpus(
             synthetic_utterances(n_speakers=1, n_utterances=1, emotions=("sad",)), tmp_path / "c"
         ),
@@ -134,6 +139,7 @@ def test_modes_follow_the_umask_not_mkstemps_0600(tmp_path, umask_027):
     paths += list((tmp_path / "c").rglob("*.wav"))
     assert {oct(p.stat().st_mode & 0o777) for p in paths} == {oct(umask_027)}
     assert temporaries(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_umask_022_gives_0644_in_a_real_process(tmp_path):
