@@ -225,6 +225,7 @@ def _overrides(args) -> dict:
         "learning_rate": args.lr,
         "features": args.features,
         "augment": None if args.augment is None else tuple(a for a in args.augment if a != "none"),
+        "early_stopping": args.early_stopping,
         "n_mfcc": args.n_mfcc,
         "n_mels": args.n_mels,
         "hop_length": args.hop_length,
@@ -353,34 +354,47 @@ def _listing(items, limit: int = 20) -> str:
 
 
 def _cmd_predict(args) -> int:
-    """Each file alone: a bad one is one error line, and the files after it still run."""
+    """Each file alone (or, with --one-speaker, the files together as one speaker's): a bad
+    file is one error line, and the other files still run."""
     import numpy as np
 
-    from ser.experiment import predict_files
+    from ser.experiment import pipeline_of, predict_files
 
     model = _load(args.model)
     labels = model.metadata["labels"]
+    spec, *_ = pipeline_of(model)
+    if spec.normalisation == "speaker" and not args.one_speaker:
+        print(
+            f"ser predict: note: {_show(args.model)} normalises by speaker; each file is heard "
+            "alone, normalised by its own statistics, which costs accuracy (ser crossval "
+            "reports it as 'on each test file alone'). Several files of one speaker: "
+            "--one-speaker.",
+            file=sys.stderr,
+        )
     failed = bugs = 0
-    for path in args.files:
+    batches = [args.files] if args.one_speaker else [[path] for path in args.files]
+    for batch in batches:
         try:
-            [(_, probs, error)] = predict_files(model, [path])
+            results = list(predict_files(model, batch, one_speaker=args.one_speaker))
+        except _user_errors() as err:
+            results = [(path, None, _one_line(err)) for path in batch]
+        except Exception as err:  # a bug: say so, and go on with the other files
+            bugs += len(batch)
+            where = _show(batch[0]) if len(batch) == 1 else f"{len(batch)} files"
+            _report_bug(f"ser {args.command}", err, args.debug, f" (on {where})")
+            continue
+        for path, probs, error in results:
             if error is None and not np.all(np.isfinite(probs)):
                 error = (
                     f"{_show(path)}: the model's output is not a number ({probs}); the model "
                     "file holds weights that are not finite, or the audio is beyond them"
                 )
-        except _user_errors() as err:
-            error = _one_line(err)
-        except Exception as err:  # a bug: say so, and go on with the other files
-            bugs += 1
-            _report_bug(f"ser {args.command}", err, args.debug, f" (on {_show(path)})")
-            continue
-        if error:
-            failed += 1
-            print(f"ser predict: error: {_naming(error, path)}", file=sys.stderr)
-            continue
-        ranked = ", ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, probs, strict=True))
-        print(f"{_show(path)}: {labels[int(probs.argmax())]}  ({ranked})")
+            if error:
+                failed += 1
+                print(f"ser predict: error: {_naming(error, path)}", file=sys.stderr)
+                continue
+            ranked = ", ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, probs, strict=True))
+            print(f"{_show(path)}: {labels[int(probs.argmax())]}  ({ranked})")
     return EXIT_BUG if bugs else EXIT_USER if failed else 0
 
 
@@ -405,6 +419,13 @@ def _training_options(p) -> None:
         metavar="KIND",
         help="training augmentation: specaugment (masks), speed (0.9x and 1.1x copies), noise "
         "(a copy at 10-30 dB SNR), or none",
+    )
+    p.add_argument(
+        "--early-stopping",
+        action="store_true",
+        default=None,
+        help="keep the epoch with the best UAR on the validation speakers (drawn from the "
+        "training speakers, never the test ones) and stop when it stops improving",
     )
     # feature sizes: MFCCConfig checks them, naming its own field (n_mels, hop_length, ...)
     p.add_argument("--n-mfcc", type=int, metavar="N")
@@ -747,6 +768,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("predict", help="the emotion of audio files, with class probabilities")
     p.add_argument("model", type=Path)
     p.add_argument("files", nargs="+", type=Path)
+    p.add_argument(
+        "--one-speaker",
+        action="store_true",
+        help="the files are recordings of one speaker: normalise them together by that "
+        "speaker's statistics, as the model was trained (for models normalised per speaker)",
+    )
     p.set_defaults(run=_cmd_predict)
     return parser
 

@@ -463,18 +463,25 @@ def evaluate(model, corpus: Corpus, *, cache_dir=None) -> Scores:
     return Scores.of(sets["test"].labels, probs.argmax(axis=1), labels)
 
 
-def predict_files(model, paths):
-    """Yield (path, probabilities or None, error message or None) for each file.
+def predict_files(model, paths, *, one_speaker: bool = False):
+    """Yield (path, probabilities or None, error message or None) for each file, in order.
 
     Any sample rate and channel count: the file is resampled to the model's rate and
-    down-mixed. A bad file yields its error; the others are still predicted. A file alone
-    says nothing of its speaker, so a model normalised per speaker is normalised by the
-    file's own statistics here, with its batch normalisation as trained (no adaptation).
+    down-mixed. A bad file yields its error; the others are still predicted.
+
+    A file alone says nothing of its speaker, so by default a model normalised per speaker
+    is normalised by each file's own statistics, with its batch normalisation as trained (no
+    adaptation); ``ser crossval`` measures what that costs (``uar_alone``). With
+    ``one_speaker``, the good files are taken as recordings of one speaker and normalised
+    together, by that speaker's statistics (M10) and, when the model was trained so, with its
+    batch normalisation adapted to them (AdaBN), as ``ser crossval`` tests a speaker.
     """
-    spec, config, cmvn, _ = pipeline_of(model)
-    if spec.normalisation == "speaker":
+    spec, config, cmvn, adapt = pipeline_of(model)
+    speaker_normalised = spec.normalisation == "speaker"
+    if speaker_normalised and not one_speaker:
         spec = spec.__class__(**{**spec.to_dict(), "normalisation": "utterance"})
     labels = model.metadata["labels"]
+    read = []  # (path, raw features) of the good files, or (path, error message)
     for path in paths:
         try:
             y, sr = load_audio(path, sr=config.sample_rate)
@@ -483,9 +490,28 @@ def predict_files(model, paths):
             message = str(err)
             if str(path) not in message:
                 message = f"{path}: {message}"
-            yield path, None, message
-            continue
-        inputs, span = model_inputs(spec, {k: [v] for k, v in raw.items()}, 0)
-        utt = Utterance(path=path, emotion=labels[0], speaker="?", corpus="files")
-        data = FeatureSet.build([utt], [inputs], [span], labels, spec, cmvn)
-        yield path, predict_proba(model, data)[0], None
+            read.append((path, None, message))
+        else:
+            read.append((path, raw, None))
+        if not one_speaker:  # one file at a time: nothing is held back
+            yield from _predict_read(model, spec, cmvn, labels, read, adapt=False)
+            read = []
+    if one_speaker:
+        yield from _predict_read(model, spec, cmvn, labels, read, adapt=adapt)
+
+
+def _predict_read(model, spec, cmvn, labels, read, *, adapt):
+    """Predict the files read (as one speaker when there are several), errors in place."""
+    good = [k for k, (_, _, error) in enumerate(read) if error is None]
+    probs = {}
+    if good:
+        made = [model_inputs(spec, {k: [v] for k, v in read[i][1].items()}, 0) for i in good]
+        utts = [
+            Utterance(path=read[i][0], emotion=labels[0], speaker="?", corpus="files") for i in good
+        ]
+        data = FeatureSet.build(
+            utts, [x for x, _ in made], [span for _, span in made], labels, spec, cmvn
+        )
+        probs = dict(zip(good, predict_proba(model, data, adapt=adapt), strict=True))
+    for k, (path, _, error) in enumerate(read):
+        yield path, probs.get(k), error

@@ -161,3 +161,16 @@ def test_recipes_normalised_without_speakers_still_score_each_file_alone(tmp_pat
                           cache_dir=tmp_path)  # fmt: skip
     assert result["failures"] == []
     assert 0 <= result["models"]["variant"]["uar_alone_mean"] <= 1  # it adapts BN: alone differs
+
+
+@pytest.mark.parametrize("command", ["crossval", "train"])
+def test_early_stopping_is_the_users_choice_and_off_by_default(command):
+    from ser.cli import _recipe, build_parser
+
+    extra = ["--data", "x", "--corpus", "ravdess"] if command == "crossval" else []
+    parser = build_parser()
+    plain = parser.parse_args([command, *extra])
+    chosen = parser.parse_args([command, *extra, "--early-stopping"])
+    assert _recipe(plain, "cnn1d-spk").early_stopping is False  # measured better: section 7
+    assert _recipe(chosen, "cnn1d-spk").early_stopping is True
+    assert _recipe(chosen, "cnn").early_stopping is True

@@ -193,3 +193,58 @@ def test_a_file_at_minus_20_db_gets_the_prediction_it_gets_at_0_db(tmp_path, spe
     # features to 1e-9); a barely trained network still magnifies that rounding a little
     assert spread["cnn1d-spk"] < 2e-3, spread
     assert spread["cnn"] > 10 * spread["cnn1d-spk"] and spread["cnn"] > 1e-2, spread
+
+
+@pytest.fixture(scope="module")
+def speaker_model(trained):
+    from nn.models import load_model
+
+    path = trained / "spk.npz"
+    data, cache = str(trained / "data"), str(trained / "cache")
+    argv = ["train", "--data", data, "--corpus", "synthetic", "--model", "cnn1d-spk",
+            "--epochs", "1", "--out", str(path), "--cache", cache]  # fmt: skip
+    assert main(argv) == 0
+    return load_model(path)
+
+
+def test_one_speaker_files_are_normalised_together_as_crossval_tests_a_speaker(
+    trained, speaker_model
+):
+    """``--one-speaker``: M10 statistics and AdaBN from the files together, the same numbers
+    as a speaker's test utterances get in ``evaluate``/``crossval``; a bad file among them
+    is reported in its place and changes nothing for the others."""
+    from ser.corpus import load_corpus
+    from ser.experiment import feature_sets, pipeline_of, predict_files, predict_proba, raw_features
+
+    corpus = load_corpus("synthetic", trained / "data")
+    speaker = sorted(corpus.speakers)[0]
+    utts = [u for u in corpus if u.speaker == speaker]
+    spec, config, cmvn, adapt = pipeline_of(speaker_model)
+    assert spec.normalisation == "speaker" and adapt
+    raw = raw_features(corpus.select(speakers=[speaker]), spec, config)
+    labels = speaker_model.metadata["labels"]
+    sets, _ = feature_sets(spec, {"test": utts}, raw, labels, cmvn=cmvn)
+    expected = predict_proba(speaker_model, sets["test"], adapt=True)
+
+    bad = trained / "not-audio.wav"
+    bad.write_bytes(b"RIFF....WAVE")
+    paths = [utts[0].path, bad, *(u.path for u in utts[1:])]
+    got = list(predict_files(speaker_model, paths, one_speaker=True))
+    assert [p for p, _, _ in got] == paths
+    assert got[1][1] is None and "not-audio.wav" in got[1][2]
+    together = np.array([probs for _, probs, error in got if error is None])
+    np.testing.assert_allclose(together, expected, atol=1e-6)
+    alone = np.array(
+        [probs for _, probs, error in predict_files(speaker_model, paths) if not error]
+    )
+    assert not np.allclose(alone, together, atol=1e-3)  # alone is a different normalisation
+
+
+def test_predict_says_a_speaker_model_hears_each_file_alone(trained, speaker_model, capsys):
+    files = [str(p) for p in sorted((trained / "data").rglob("*.wav"))[:3]]
+    capsys.readouterr()
+    assert main(["predict", str(trained / "spk.npz"), *files]) == 0
+    assert "normalises by speaker" in capsys.readouterr().err
+    assert main(["predict", str(trained / "spk.npz"), "--one-speaker", *files]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and len(captured.out.strip().splitlines()) == 3
