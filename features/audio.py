@@ -33,6 +33,7 @@ __all__ = [
     "AudioError",
     "load_audio",
     "save_audio",
+    "write_audio",
     "check_signal",
     "resample",
     "open_audio_file",
@@ -719,6 +720,34 @@ def _checked_read(sound, name, size, problem, max_seconds, allow_any_rate):
     return y, rate
 
 
+def _checked_output(path: Path, y, subtype):
+    """The samples, format and subtype of a write, checked before any byte is written."""
+    y = check_signal(y, name=str(path))
+    fmt = path.suffix.lstrip(".").upper()
+    if fmt not in sf.available_formats():
+        raise AudioError(f"{path}: unknown audio format {path.suffix!r}; use .wav, .flac or .ogg")
+    subtype = subtype or sf.default_subtype(fmt)
+    peak = float(np.max(np.abs(y)))
+    if subtype.startswith("PCM") and peak > 1.0:
+        raise AudioError(
+            f"{path}: peak {peak:.3f} exceeds full scale 1.0 and {subtype} would clip it; "
+            "normalise the signal first or write subtype='FLOAT'"
+        )
+    return y, fmt, subtype
+
+
+def write_audio(file, y: np.ndarray, sr: int, *, name, subtype: str | None = None) -> None:
+    """Write samples as the bytes of an audio file into ``file``, an open binary file.
+
+    The same bytes as ``save_audio``, for a caller that owns the file (``ser`` writes every
+    output through its own atomic writer, ``ser.io.atomic_write``). ``name`` is the file's
+    final name: its extension chooses the format (.wav, .flac, .ogg) and errors name it.
+    Raises AudioError, and writes nothing, as ``save_audio``.
+    """
+    y, fmt, subtype = _checked_output(Path(name), y, subtype)
+    sf.write(file, y, int(sr), subtype=subtype, format=fmt)
+
+
 def save_audio(
     path, y: np.ndarray, sr: int, *, subtype: str | None = None, durable: bool = True
 ) -> Path:
@@ -739,8 +768,7 @@ def save_audio(
     subtype : str, optional
         A soundfile subtype such as "PCM_16" (the WAV default) or "FLOAT".
     durable : bool
-        Flush the file to the disk (``os.fsync``) before it replaces ``path``. A writer of many
-        files (``ser synth``) passes False and flushes them all at once.
+        Flush the file to the disk (``os.fsync``) before it replaces ``path``.
 
     Returns
     -------
@@ -754,23 +782,13 @@ def save_audio(
         integers (those samples would be clipped: normalise first or pass subtype="FLOAT").
     """
     path = Path(path)
-    y = check_signal(y, name=str(path))
-    fmt = path.suffix.lstrip(".").upper()
-    if fmt not in sf.available_formats():
-        raise AudioError(f"{path}: unknown audio format {path.suffix!r}; use .wav, .flac or .ogg")
-    subtype = subtype or sf.default_subtype(fmt)
-    peak = float(np.max(np.abs(y)))
-    if subtype.startswith("PCM") and peak > 1.0:
-        raise AudioError(
-            f"{path}: peak {peak:.3f} exceeds full scale 1.0 and {subtype} would clip it; "
-            "normalise the signal first or write subtype='FLOAT'"
-        )
+    _checked_output(path, y, subtype)  # refused before a temporary file exists
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
     try:
         with os.fdopen(fd, "wb") as f:  # a file object: soundfile never encodes the name
-            sf.write(f, y, int(sr), subtype=subtype, format=fmt)
+            write_audio(f, y, sr, name=path, subtype=subtype)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())

@@ -50,6 +50,7 @@ __all__ = [
     "OutputError",
     "save_model",
     "save_model_or_keep",
+    "save_audio",
 ]
 
 TEMP_PREFIX = ".ser-tmp-"
@@ -57,8 +58,8 @@ STALE_SECONDS = 3600.0  # a temporary file nobody can vouch for is stale after a
 _COMMIT = "COMMIT.json"  # inside a staging folder: the run is complete, publish it
 _NAME_MAX = 255  # bytes in one file name on every common file system
 _HOST = f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"[:6]
-# the names this module leaves (models go through nn.serialization.write_model inside
-# atomic_write, so nn makes no temporary file of its own here)
+# the names this module leaves (models and audio go through nn.serialization.write_model and
+# features.audio.write_audio inside atomic_write, so neither makes a temporary file here)
 _TEMP_NAME = re.compile(r"^\.?" + re.escape(TEMP_PREFIX) + r"([0-9a-f]{6})-(\d+)-")
 _cleaned: set[str] = set()  # folders already swept by this process
 
@@ -437,6 +438,19 @@ def save_model(model, path) -> Path:
             write_model(model, f)
 
     return atomic_write(path, write)
+
+
+def save_audio(path, y, sr: int, *, subtype: str | None = None, durable: bool = True) -> Path:
+    """``features.audio.write_audio`` through ``atomic_write``: the umask's mode, fsync unless
+    ``durable`` is False (a writer of many files flushes them all at once), and a temporary
+    file that the next write into the folder sweeps if a kill leaves it."""
+    from features.audio import write_audio
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            write_audio(f, y, sr, name=path, subtype=subtype)
+
+    return atomic_write(path, write, durable=durable)
 
 
 def save_model_or_keep(model, path, *, failed=None, kept_note: str = "") -> Path:

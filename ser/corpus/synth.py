@@ -359,8 +359,7 @@ def write_synthetic_corpus(
     is rewritten, and the new one, written as the files are, is put in place atomically
     only after every file is on the disk (``os.sync``). Returns the manifest's path.
     """
-    from features import save_audio
-    from ser.io import atomic_write
+    from ser.io import atomic_write, save_audio
 
     out_dir = Path(out_dir)
     if total is None and hasattr(corpus, "__len__"):

@@ -119,6 +119,7 @@ def test_modes_follow_the_umask_not_mkstemps_0600(tmp_path, umask_027):
     from nn.layers import Dense
     from nn.models import Sequential
     from ser.corpus.synth import synthetic_utterances, write_synthetic_corpus
+    from ser.io import save_audio as ser_save_audio
     from ser.io import save_model
     from ser.report import save_features_figure
 
@@ -132,6 +133,7 @@ def test_modes_follow_the_umask_not_mkstemps_0600(tmp_path, umask_027):
         model.save(tmp_path / "direct.npz"),  # nn's own atomic save, outside ser
         save_model(model, tmp_path / "ser.npz"),
         save_audio(tmp_path / "direct.wav", np.zeros(160), 16000),
+        ser_save_audio(tmp_path / "ser.wav", np.zeros(160), 16000),
         write_synthetic_corpus(
             synthetic_utterances(n_speakers=1, n_utterances=1, emotions=("sad",)), tmp_path / "c"
         ),
