@@ -256,7 +256,6 @@ def _recipe(args, name=None):
 def _cmd_crossval(args) -> int:
     from ser.corpus import load_corpus
     from ser.crossval import DEFAULT_MODEL, run_crossval
-    from ser.report import save_crossval_report
 
     if (args.data is None) != (args.corpus is None):
         raise UserError("--data and --corpus go together (a folder and its corpus name)")
@@ -289,8 +288,7 @@ def _cmd_crossval(args) -> int:
         )
     except (ValueError, FileNotFoundError) as err:
         raise UserError(str(err)) from err
-    report = save_crossval_report(args.out, result)
-    print(f"wrote {report}, {args.out / 'crossval.json'} and the figures")
+    print(f"wrote {args.out / 'report.md'}, {args.out / 'crossval.json'} and the figures")
     for failure in result["failures"]:
         print(
             f"ser crossval: error: fold {failure['fold']}, {failure['model']}: {failure['error']}",

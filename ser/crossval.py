@@ -276,8 +276,11 @@ def run_crossval(
     """Cross-validate ``models`` (recipe names or ``Recipe`` objects; the baseline is always
     added) on ``corpus``.
 
-    Returns the content of ``crossval.json`` (written to ``out`` after every fold, with
-    ``report.md`` and the figures at the end).
+    Returns the content of ``crossval.json``. With ``out``, that file is rewritten
+    atomically after every fold (``"complete": false`` and ``"folds_done"`` say how far it
+    got), and at the end it is published together with ``report.md`` and the figures
+    (``ser.io.StagedOutputs``): the report in ``out`` always describes the JSON beside it,
+    or an older, complete run.
     """
     labels = list(labels or corpus.emotions)
     missing = [e for e in labels if e not in corpus.emotions]
@@ -335,6 +338,8 @@ def run_crossval(
         ],
         "validation_speakers": [list(p.validation_speakers) for p in plans],
         "default_model": DEFAULT_MODEL,
+        "complete": False,  # until every fold has run: a file left by a kill says so
+        "folds_done": 0,
         "models": {},
         "failures": [],
         "fold_results": [],
@@ -402,11 +407,16 @@ def run_crossval(
             f"fold {done}/{len(plans)} (test {who}): {scores}  "
             f"[{_duration(elapsed)} elapsed, ~{_duration(left)} left]"
         )
-        if out is not None:
+        result["folds_done"] = done
+        if out is not None:  # progress, so that an interrupted run loses no finished fold
             _write_json(Path(out) / "crossval.json", result)
     result["seconds"] = time.perf_counter() - t_start
+    result["complete"] = True
+    result["best_model"] = best_model(result)
     if out is not None:
-        _write_json(Path(out) / "crossval.json", result)
+        from ser.report import save_crossval_report
+
+        save_crossval_report(out, result)  # the JSON, report and figures, published together
     log("")
     log(table(result))
     return result

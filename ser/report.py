@@ -170,18 +170,35 @@ def save_fold_scores(path, result: dict) -> Path:
     return _save(fig, path)
 
 
-def save_crossval_report(out, result: dict) -> Path:
-    """``report.md`` and its figures (per-fold UAR of every model; the best model's pooled
-    confusion matrix) in the folder ``out``, from the result of ``ser.crossval``."""
-    from ser.crossval import best_model
+CROSSVAL_OUTPUTS = ("crossval.json", "report.md", "fold_uar.png", "confusion_matrix.png")
 
-    out = Path(out)
-    figures = {"UAR per fold": save_fold_scores(out / "fold_uar.png", result)}
-    best = best_model(result)
+
+def save_crossval_report(out, result: dict) -> Path:
+    """``crossval.json``, ``report.md`` and its figures (per-fold UAR of every model; the best
+    model's pooled confusion matrix) in the folder ``out``, from the result of
+    ``ser.crossval``, published together: a reader of ``out`` sees all of the old ones or
+    all of the new ones (``ser.io.StagedOutputs``). Returns the report's path."""
+    import json
+
+    from ser.io import StagedOutputs
+
+    with StagedOutputs(out, CROSSVAL_OUTPUTS) as staged:
+        _crossval_files(staged, result)
+        atomic_write(
+            staged.path("crossval.json"),
+            lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"),
+        )
+        staged.publish()
+    return Path(out) / "report.md"
+
+
+def _crossval_files(staged, result: dict) -> None:
+    figures = {"UAR per fold": save_fold_scores(staged.path("fold_uar.png"), result)}
+    best = result.get("best_model")
     if best is not None:
         confusion = np.array(result["models"][best]["confusion"])
         figures[f"pooled confusion matrix of {best}"] = save_confusion_matrix(
-            out / "confusion_matrix.png",
+            staged.path("confusion_matrix.png"),
             confusion,
             result["emotions"],
             title=f"{best}: every test speaker",
@@ -219,8 +236,8 @@ def save_crossval_report(out, result: dict) -> Path:
     text = f"""# Cross-validation: {result["corpus"]}, {len(result["emotions"])} emotions
 
 - Protocol: {result["protocol"]} (seed {result["seed"]}); in each fold, validation speakers
-  taken from the training speakers choose the epoch (early stopping); the test speakers are
-  heard once, at the end.
+  taken from the training speakers are scored after every epoch (and choose the epoch with
+  `--early-stopping`); the test speakers are heard once, at the end.
 - Emotions: {", ".join(result["emotions"])} (chance UAR {1 / len(result["emotions"]):.3f}).
 - The recommended recipe is `{result["default_model"]}`; `baseline` is utterance statistics
   normalised per speaker with a kernel classifier (docs/evaluation.md).
@@ -247,6 +264,4 @@ def save_crossval_report(out, result: dict) -> Path:
 The sd is the sample standard deviation of the folds' UARs; the pooled scores count every
 test utterance of every fold once.
 """
-    path = out / "report.md"
-    atomic_write(path, lambda tmp: tmp.write_text(text))
-    return path
+    atomic_write(staged.path("report.md"), lambda tmp: tmp.write_text(text))

@@ -74,9 +74,8 @@ def test_crossval_runs_every_model_on_the_same_folds_and_writes_json_and_report(
     for key in ("uar_mean", "uar_sd", "uar_pooled", "accuracy", "macro_f1", "fold_uar"):
         assert key in saved["models"]["baseline"]
 
-    from ser.report import save_crossval_report
-
-    report = save_crossval_report(tmp_path / "out", result).read_text()
+    assert saved["complete"] is True and saved["folds_done"] == 2
+    report = (tmp_path / "out" / "report.md").read_text()  # published with the JSON
     assert "| baseline |" in report and "| cnn1d-spk |" in report
     assert (tmp_path / "out" / "fold_uar.png").stat().st_size > 0
     assert (tmp_path / "out" / "confusion_matrix.png").stat().st_size > 0
@@ -174,3 +173,33 @@ def test_early_stopping_is_the_users_choice_and_off_by_default(command):
     assert _recipe(plain, "cnn1d-spk").early_stopping is False  # measured better: section 7
     assert _recipe(chosen, "cnn1d-spk").early_stopping is True
     assert _recipe(chosen, "cnn").early_stopping is True
+
+
+def test_while_it_runs_the_json_says_it_is_incomplete_and_the_old_report_stays(
+    tmp_path, monkeypatch
+):
+    """Progress after every fold; the report and figures change together with the final
+    JSON, never beside a half-finished one."""
+    from ser.io import TEMP_PREFIX
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.md").write_text("an older run\n")
+    real = crossval._Network.predict
+    seen = []
+
+    def look_then_predict(self, plan):
+        if plan.index == 1:
+            seen.append(json.loads((out / "crossval.json").read_text()))
+            seen.append((out / "report.md").read_text())
+        return real(self, plan)
+
+    monkeypatch.setattr(crossval._Network, "predict", look_then_predict)
+    run_crossval(synthetic_corpus(**SMALL), models=["cnn1d-spk"], k=2, overrides={"epochs": 1},
+                 cache_dir=tmp_path / "cache", out=out, log=quiet)  # fmt: skip
+    progress, report_then = seen
+    assert progress["complete"] is False and progress["folds_done"] == 1
+    assert report_then == "an older run\n"
+    assert "| cnn1d-spk |" in (out / "report.md").read_text()
+    assert json.loads((out / "crossval.json").read_text())["complete"] is True
+    assert [p.name for p in out.iterdir() if TEMP_PREFIX in p.name] == []
