@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 from types import SimpleNamespace
 
-from nn import optimizers as _optimizers
 from nn.functional import activations as _activations_ref
 
 __all__ = ["ops", "name", "implementations", "keep_freed_memory", "model_threads", "activation"]
@@ -38,22 +37,21 @@ _FAMILIES = (
     "gru",
     "normalization",
     "temporal",
+    "optim",
 )
 
 
 def implementations(which: str) -> SimpleNamespace:
     """The operations of one implementation, by family: ``ops.conv``, ``ops.lstm``, ...
 
-    "numba": the twins in ``nn/kernels/`` (Adam: ``nn.kernels.optim``); "numpy": the
-    references in ``nn/functional/`` (Adam: ``nn.optimizers``). Benchmarks assign the result
+    "numba": the twins in ``nn/kernels/``; "numpy": the references in ``nn/functional/``
+    (the update rules of the optimizers too: ``ops.optim``). Benchmarks assign the result
     to ``nn.backend.ops`` to time one against the other.
     """
     if which not in ("numba", "numpy"):
         raise ValueError(f"the backend must be 'numba' or 'numpy', got {which!r}")
     package = "nn.kernels" if which == "numba" else "nn.functional"
-    families = {f: importlib.import_module(f"{package}.{f}") for f in _FAMILIES}
-    optim = importlib.import_module("nn.kernels.optim") if which == "numba" else _optimizers
-    return SimpleNamespace(optim=optim, **families)
+    return SimpleNamespace(**{f: importlib.import_module(f"{package}.{f}") for f in _FAMILIES})
 
 
 def _select():

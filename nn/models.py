@@ -33,6 +33,7 @@ import numpy as np
 from nn import backend, optimizers
 from nn.functional import losses as L
 from nn.layers.base import Layer
+from nn.registry import register_model
 
 __all__ = ["Sequential", "History", "TrainingDivergedError", "load_model"]
 
@@ -91,6 +92,7 @@ class History:
             self.history.setdefault(k, []).append(float(v))
 
 
+@register_model
 class Sequential:
     """A stack of layers trained end to end.
 

@@ -1,9 +1,11 @@
-"""SGD (momentum, Nesterov) and Adam, with Keras's defaults and gradient clipping.
+"""SGD (momentum, Nesterov), RMSprop and Adam, with Keras's defaults and gradient clipping.
 
-The update rules are pure functions (``sgd_update``, ``adam_update``), as in CS231n; the
-optimizer objects keep one state per parameter, keyed by the parameter *array* (never by its
-name), and clip gradients first: ``clipvalue`` clips every element to [-v, v], ``clipnorm``
-rescales each gradient whose L2 norm exceeds the value (per tensor, as Keras).
+The update rules are plain functions in ``nn.functional.optim`` (eqs. O-1..O-3), with Numba
+twins in ``nn.kernels.optim``; ``nn.backend`` picks one. The optimizer objects here only hold
+state: one dict per parameter, keyed by the parameter *array* (never by its name), the step
+count, and the settings. They clip gradients first: ``clipvalue`` clips every element to
+[-v, v], ``clipnorm`` rescales each gradient whose L2 norm exceeds the value (per tensor, as
+Keras).
 
 ``learning_rate`` is a number or a schedule (``nn.schedules``: ExponentialDecay,
 PiecewiseConstantDecay, CosineDecay), as in Keras. A schedule is evaluated once per update
@@ -23,50 +25,10 @@ import numbers
 
 import numpy as np
 
-from nn import schedules
+from nn import backend, schedules
+from nn.functional.optim import adam_update, rmsprop_update, sgd_update
 
-__all__ = ["SGD", "Adam", "sgd_update", "adam_update", "get"]
-
-
-def sgd_update(w, dw, state, *, learning_rate, momentum=0.0, nesterov=False):
-    """Keras SGD, in place on w (eq. O-1)::
-
-    v <- momentum v - lr dw
-    w <- w + v                          (plain momentum)
-    w <- w + momentum v - lr dw         (Nesterov)
-    """
-    if momentum == 0.0:
-        w -= learning_rate * dw
-        return state
-    v = state.get("velocity")
-    if v is None:
-        v = state["velocity"] = np.zeros_like(w)
-    v *= momentum
-    v -= learning_rate * dw
-    if nesterov:
-        w += momentum * v - learning_rate * dw
-    else:
-        w += v
-    return state
-
-
-def adam_update(w, dw, state, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    """Keras Adam (Kingma & Ba 2015, the "epsilon hat" form), in place on w (eq. O-2)::
-
-    t <- t + 1
-    m <- m + (1 - beta_1) (dw - m)            v <- v + (1 - beta_2) (dw^2 - v)
-    alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)
-    w <- w - alpha m / (sqrt(v) + epsilon)
-    """
-    if "m" not in state:
-        state.update(m=np.zeros_like(w), v=np.zeros_like(w), t=0)
-    state["t"] += 1
-    t, m, v = state["t"], state["m"], state["v"]
-    m += (1.0 - beta_1) * (dw - m)
-    v += (1.0 - beta_2) * (dw * dw - v)
-    alpha = learning_rate * np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
-    w -= (alpha * m / (np.sqrt(v) + epsilon)).astype(w.dtype, copy=False)
-    return state
+__all__ = ["SGD", "RMSprop", "Adam", "sgd_update", "rmsprop_update", "adam_update", "get"]
 
 
 class Optimizer:
@@ -161,7 +123,7 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
     def _update(self, w, dw, state, learning_rate):
-        sgd_update(
+        backend.ops.optim.sgd_update(
             w,
             dw,
             state,
@@ -174,6 +136,47 @@ class SGD(Optimizer):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
+class RMSprop(Optimizer):
+    """RMSprop; Keras defaults learning_rate=0.001, rho=0.9, momentum=0, epsilon=1e-7,
+    centered=False (eq. O-3: epsilon inside the square root, as Keras)."""
+
+    def __init__(
+        self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **clip
+    ):
+        super().__init__(learning_rate, **clip)
+        checks = [
+            (0.0 <= float(rho) < 1.0, f"rho must be in [0, 1), got {rho!r}"),
+            (0.0 <= float(momentum) < 1.0, f"momentum must be in [0, 1), got {momentum!r}"),
+            (float(epsilon) > 0.0, f"epsilon must be > 0, got {epsilon!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"RMSprop: {message}")
+        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.centered = bool(centered)
+
+    def _update(self, w, dw, state, learning_rate):
+        backend.ops.optim.rmsprop_update(
+            w,
+            dw,
+            state,
+            learning_rate=learning_rate,
+            rho=self.rho,
+            momentum=self.momentum,
+            epsilon=self.epsilon,
+            centered=self.centered,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
+
+
 class Adam(Optimizer):
     """Adam; Keras defaults learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7."""
 
@@ -182,8 +185,6 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def _update(self, w, dw, state, learning_rate):
-        from nn import backend  # the Numba twin of adam_update, or this module's rule itself
-
         backend.ops.optim.adam_update(
             w,
             dw,
@@ -203,17 +204,24 @@ class Adam(Optimizer):
         }
 
 
+_CLASSES = {"SGD": SGD, "RMSprop": RMSprop, "Adam": Adam}
+
+
 def get(spec) -> Optimizer:
-    """An optimizer object as it is, "adam" / "sgd" with defaults, or a saved config dict
-    (``get_config``; its learning_rate may be a saved schedule, {"class": ..., "config": ...})."""
+    """An optimizer object as it is, "adam" / "sgd" / "rmsprop" with defaults, or a saved
+    config dict (``get_config``; its learning_rate may be a saved schedule,
+    {"class": ..., "config": ...})."""
     if isinstance(spec, Optimizer):
         return spec
-    if isinstance(spec, str) and spec.lower() in ("adam", "sgd"):
-        return Adam() if spec.lower() == "adam" else SGD()
-    if isinstance(spec, dict) and spec.get("class") in ("Adam", "SGD"):
-        cls = Adam if spec["class"] == "Adam" else SGD
+    by_lower = {name.lower(): cls for name, cls in _CLASSES.items()}
+    if isinstance(spec, str) and spec.lower() in by_lower:
+        return by_lower[spec.lower()]()
+    if isinstance(spec, dict) and spec.get("class") in _CLASSES:
         kwargs = {k: v for k, v in spec.items() if k != "class"}
         if isinstance(kwargs.get("learning_rate"), dict):
             kwargs["learning_rate"] = schedules.deserialize(kwargs["learning_rate"])
-        return cls(**kwargs)
-    raise ValueError(f"unknown optimizer {spec!r}; use 'adam', 'sgd', Adam(...) or SGD(...)")
+        return _CLASSES[spec["class"]](**kwargs)
+    raise ValueError(
+        f"unknown optimizer {spec!r}; use 'adam', 'sgd', 'rmsprop', Adam(...), SGD(...) or "
+        "RMSprop(...)"
+    )

@@ -105,7 +105,7 @@ layers are compared one at a time, so at most one layer ever overshoots, by at m
 
 _ARRAY_MEMBER = re.compile(r"(weights|state)/(\d+)/(.+)\.npy")
 _LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "mse")
-_OPTIMIZERS = ("Adam", "SGD")
+_OPTIMIZERS = ("Adam", "SGD", "RMSprop")
 # what a hostile description can make a constructor, a builder or a parser raise
 _INVALID = (
     KeyError,
@@ -459,8 +459,13 @@ class _Reader:
                 if "architecture" in description
                 else "the description has no architecture"
             )
-        if arch.get("class", "Sequential") != "Sequential":
-            self.fail(f"architecture class {_show(arch.get('class'))} is not 'Sequential'")
+        from nn.registry import MODEL_CLASSES
+
+        if arch.get("class", "Sequential") not in MODEL_CLASSES:
+            self.fail(
+                f"architecture class {_show(arch.get('class'))} is not one of this library's "
+                f"models ({', '.join(sorted(MODEL_CLASSES))})"
+            )
         for key, ok, what in (
             ("name", lambda v: isinstance(v, str), "a string"),
             ("seed", lambda v: type(v) is int and v >= 0, "an integer >= 0"),
@@ -528,8 +533,10 @@ class _Reader:
             self.fail(f"the compile metrics {_show(metrics)} are not a list of 'accuracy'")
         spec = compiled.get("optimizer")
         name = spec.get("class") if isinstance(spec, dict) else spec
-        if not (isinstance(name, str) and (name in _OPTIMIZERS or name in ("adam", "sgd"))):
-            self.fail(f"unknown optimizer {_show(name)}; this library has Adam and SGD")
+        if not (
+            isinstance(name, str) and (name in _OPTIMIZERS or name in ("adam", "sgd", "rmsprop"))
+        ):
+            self.fail(f"unknown optimizer {_show(name)}; this library has Adam, SGD and RMSprop")
         try:
             return {"loss": loss, "metrics": metrics, "optimizer": optimizers.get(spec)}
         except _INVALID as err:
@@ -541,14 +548,15 @@ class _Reader:
         stored shapes compared with the layer's as soon as it exists."""
         from nn.layers import LAYER_CLASSES
         from nn.layers.base import ParameterBudgetError, parameter_budget
-        from nn.models import Sequential
+        from nn.registry import model_class
 
         stored = {}
         for key, (_, _, shape) in members.items():
             match = _ARRAY_MEMBER.fullmatch(key + ".npy")
             if match:
                 stored[int(match[2])] = stored.get(int(match[2]), 0) + math.prod(shape)
-        model = Sequential(seed=arch["seed"], dtype=arch["dtype"], name=arch["name"])
+        model_cls = model_class(arch.get("class", "Sequential"))  # checked: "architecture"
+        model = model_cls(seed=arch["seed"], dtype=arch["dtype"], name=arch["name"])
         # constructors allocate nothing (the layers are built below); the budget bounds them
         with parameter_budget(sum(stored.values()) + BUILD_SLACK):
             for i, spec in enumerate(arch["layers"]):

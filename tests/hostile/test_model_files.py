@@ -240,7 +240,10 @@ EDITS = {
     "checksum is missing": (_drop(["sha256"]), "checksum 'sha256' is missing"),
     "architecture is missing": (_drop(["architecture"]), "has no architecture"),
     "architecture is a list": (_set(["architecture"], []), "architecture is a list"),
-    "architecture class": (_set(["architecture", "class"], "Functional"), "not 'Sequential'"),
+    "architecture class": (
+        _set(["architecture", "class"], "Functional"),
+        "is not one of this library's models (Sequential)",
+    ),
     "layers are missing": (_drop(["architecture", "layers"]), "has no 'layers'"),
     "layers are empty": (_set(["architecture", "layers"], []), "list of 1 to 1000 layers"),
     "layers are an object": (_set(["architecture", "layers"], {}), "list of 1 to 1000 layers"),
@@ -278,8 +281,8 @@ EDITS = {
     "unknown loss": (_set(["compile", "loss"], "hinge"), "unknown loss 'hinge'"),
     "unknown metric": (_set(["compile", "metrics"], ["f1"]), "not a list of 'accuracy'"),
     "unknown optimizer": (
-        _set(["compile", "optimizer", "class"], "RMSprop"),
-        "unknown optimizer 'RMSprop'",
+        _set(["compile", "optimizer", "class"], "Adagrad"),
+        "unknown optimizer 'Adagrad'",
     ),
     "optimizer a number": (_set(["compile", "optimizer"], 3), "unknown optimizer 3"),
     "learning rate NaN": (
