@@ -22,9 +22,9 @@ import os
 import numpy as np
 from timing import median_time  # benchmarks/timing.py, beside this script
 
+from nn.engine.threads import numba_threads
 from nn.functional import normalization as reference
 from nn.kernels import normalization as twin
-from nn.kernels.threads import numba_threads
 
 SHAPES = {"a": (32, 128, 64), "b": (32, 64, 6, 32)}
 

@@ -11,7 +11,7 @@ PyTorch (CPU build, 2 threads) is timed as it comes and with torch.set_flush_den
 with the loss on the last of 300 steps the gradient of early steps underflows into subnormal
 numbers, which x86 handles tens of times slower. Both libraries start from the same weights
 (ours, copied into PyTorch's layout), so they run in the same numeric regime. Our kernels
-flush denormals themselves (nn/kernels/sequence.py); the row "no flush" turns that off to show
+flush denormals themselves (nn/engine/time_major.py); the row "no flush" turns that off to show
 what it saves. Goals: forward + backward no slower than PyTorch with denormals flushed (ratio
 <= 1.0); forward within 1.5x.
 """
@@ -25,7 +25,7 @@ import numpy as np
 from timing import median_time  # benchmarks/timing.py, beside this script
 
 from nn import backend
-from nn.kernels import sequence as kernel_sequence
+from nn.engine import time_major as kernel_sequence
 from nn.layers import GRU, LSTM, Dense, SeedRNN, SimpleRNN
 from nn.models import Sequential
 

@@ -1,4 +1,4 @@
-"""The recurrent layers' own products (nn/kernels/step_product.py, sequence_gradients.py)
+"""The recurrent layers' own products (nn/engine/step_product.py, sequence_gradients.py)
 against NumPy's BLAS doing the same arithmetic, in one run.
 
     python benchmarks/bench_step_product.py [--repeats 9]
@@ -26,10 +26,10 @@ import numpy as np
 from numba import njit, prange
 from timing import median_time  # benchmarks/timing.py, beside this script
 
-from nn.kernels import simd
-from nn.kernels.sequence_gradients import input_gradient, weight_gradients
-from nn.kernels.step_product import ROWS, panels, set_rows, tile
-from nn.kernels.threads import numba_threads, threads_for
+from nn.engine import simd
+from nn.engine.sequence_gradients import input_gradient, weight_gradients
+from nn.engine.step_product import ROWS, panels, set_rows, tile
+from nn.engine.threads import numba_threads, threads_for
 
 N, T, D, H = 32, 300, 39, 128
 G = 4 * H

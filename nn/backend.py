@@ -111,7 +111,7 @@ def model_threads():
     32, with ``keep_freed_memory``): 29 ms with both pools, 11 ms with the kernels serial and
     BLAS parallel. A kernel called on its own (outside a model) still uses every thread.
     """
-    from nn.kernels.threads import numba_threads
+    from nn.engine.threads import numba_threads
 
     with numba_threads(1):
         yield

@@ -5,7 +5,7 @@ only the evaluation order differs.
 
 Stride-1 convolutions whose channel counts fill whole SIMD vectors (``direct_conv.fits``: with
 AVX-512 and float32, 16 k input and 32 k output channels) run the register-blocked kernels of
-``nn.kernels.direct_conv``, which read the input in place. Measured on a 16 -> 64-channel 3 x 3
+``nn.engine.direct_conv``, which read the input in place. Measured on a 16 -> 64-channel 3 x 3
 convolution of 32 x 128 x 40 inputs: forward 13 ms against 26 ms for im2col + OpenBLAS below,
 forward + backward 45 against 82 ms (benchmarks/bench_cnn.py, docs/benchmarks.md).
 
@@ -32,9 +32,9 @@ import numpy as np
 from numba import njit, prange
 from scipy.linalg import blas
 
+from nn.engine import direct_conv
+from nn.engine.threads import numba_threads
 from nn.functional.conv import conv1d_geometry, output_geometry, pad_input
-from nn.kernels import direct_conv
-from nn.kernels.threads import numba_threads
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv1d_forward", "conv1d_backward"]
 
@@ -227,7 +227,7 @@ def conv1d_forward(x, W, b, *, stride=1, padding="valid", dilation=1):
     column of ones carries the bias, so the convolution is one BLAS product; the backward
     pass is two more products and the scatter back (``_col2im1d``).
 
-    All products go through SciPy's BLAS, as the recurrent twins' (``nn.kernels.sequence``).
+    All products go through SciPy's BLAS, as the recurrent twins' (``nn.engine.time_major``).
     """
     S, D = int(stride), int(dilation)
     pads, T_out = conv1d_geometry(x.shape, W.shape, S, padding, D)
@@ -323,7 +323,7 @@ def _gemm(a, b, out, *, accumulate=False):
     a (M, K) and b (K, F) are C-contiguous or transposes of C-contiguous arrays; out is a
     C-contiguous (M, F) array of their dtype (a row slice of a bigger one is fine). BLAS is
     column major, where out is out^T = b^T a^T; each operand is passed as it lies, with the
-    transpose flag where needed (as ``nn.kernels.sequence.matmul``), so nothing is copied.
+    transpose flag where needed (as ``nn.engine.time_major.matmul``), so nothing is copied.
     """
     gemm = blas.sgemm if out.dtype == np.float32 else blas.dgemm
     b_f, trans_b = (b.T, 0) if b.flags.c_contiguous else (b, 1)

@@ -1,16 +1,15 @@
 """Numba twin of ``nn/functional/gru.py``: see ``nn.functional.gru.gru_forward`` for the
 formulas (G1-G4, both forms), shapes, gate order and bias layout; only the evaluation order
 differs (the input projection of all steps is one product, the time loop is compiled,
-denormals are flushed in the backward loop; see nn/kernels/sequence.py)."""
+denormals are flushed in the backward loop; see nn/engine/time_major.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from nn.functional.gru import _split_bias
-from nn.kernels import rows, vmath
-from nn.kernels.sequence import (
+from nn.engine import rows, vmath
+from nn.engine.time_major import (
     flush_denormals,
     input_gradients,
     masked_outputs,
@@ -20,6 +19,7 @@ from nn.kernels.sequence import (
     time_major_mask,
     tiny,
 )
+from nn.functional.gru import _split_bias
 
 __all__ = ["gru_forward", "gru_backward"]
 
@@ -43,7 +43,7 @@ def _update_row(z, hh, h_prev, keep, h_new):
 def _forward_loop(a_in, U, b_rec, reset_after, m, hs, saved):
     """hs: (T + 1, N, H) states; saved: (T, N, 4H) z, r, h~ and rec_h of every step, where
     rec_h is h_{t-1} U_h + b'_h (reset_after) or r h_{t-1} (Cho et al.). The row loops
-    vectorise (nn/kernels/rows.py)."""
+    vectorise (nn/engine/rows.py)."""
     T, N, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     U_zr = np.ascontiguousarray(U[:, : 2 * H])
     U_h = np.ascontiguousarray(U[:, 2 * H :])

@@ -6,7 +6,7 @@ Two forms of the time loops, one result:
 - **Blocked** (when H is a whole number of vector pairs, ``step_product.fits``: H % 32 == 0
   in float32 with AVX-512). The batch is split into one part per thread, and each thread runs
   all T steps of its rows, with no BLAS and no waiting for the other threads. The step
-  products are register tiles (``nn.kernels.step_product``): in the forward pass one tile
+  products are register tiles (``nn.engine.step_product``): in the forward pass one tile
   sums x_t W + h_{t-1} U + b, so the input projection of all steps is never stored; in the
   backward pass dh_{t-1} = da U^T.
 - **BLAS** (any other H): the input projection x W + b of every step is one matrix product
@@ -14,7 +14,7 @@ Two forms of the time loops, one result:
 
 In both, the backward loop computes the gate gradients of each step, the weight gradients of
 all steps are single matrix products after it, and it flushes denormals
-(nn/kernels/sequence.py).
+(nn/engine/time_major.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from nn.kernels import rows, simd, step_product
-from nn.kernels.sequence import (
+from nn.engine import rows, simd, step_product
+from nn.engine.sequence_gradients import input_gradient, weight_gradients
+from nn.engine.step_product import ROWS, panels, set_rows, tile
+from nn.engine.threads import numba_threads, threads_for
+from nn.engine.time_major import (
     flush_denormals,
     input_gradients,
     masked_outputs,
@@ -33,9 +36,6 @@ from nn.kernels.sequence import (
     time_major_mask,
     tiny,
 )
-from nn.kernels.sequence_gradients import input_gradient, weight_gradients
-from nn.kernels.step_product import ROWS, panels, set_rows, tile
-from nn.kernels.threads import numba_threads, threads_for
 
 __all__ = ["lstm_forward", "lstm_backward"]
 
@@ -71,7 +71,7 @@ def _forward_loop(a_in, U, m, hs, cs, gates, tanh_c):
 
     At a padded step tanh_c holds tanh of the carried state; nothing reads it there (every
     use is multiplied by keep = 0). The row loops live in small functions so that each
-    vectorises (nn/kernels/rows.py).
+    vectorises (nn/engine/rows.py).
     """
     T, N, H = tanh_c.shape
     rec = np.empty((N, 4 * H), hs.dtype)
@@ -135,7 +135,7 @@ def _cell_gradient_row(dc, d_h, o, tanh_c, keep, dC):
 @njit(cache=True, error_model="numpy")
 def _gate_gradients_row(dC, d_h, keep, c_prev, i, f, g, o, tanh_c, da_i, da_f, da_g, da_o):
     """da = dL/d(pre-activations) of the four gates (eq. L-b2); one row, one loop per gate
-    (a loop with four outputs would not vectorise, nn/kernels/rows.py)."""
+    (a loop with four outputs would not vectorise, nn/engine/rows.py)."""
     for k in range(dC.size):
         da_i[k] = dC[k] * g[k] * i[k] * (1.0 - i[k])
     for k in range(dC.size):
@@ -321,5 +321,5 @@ def lstm_backward(dhs, dh_last, dc_last, cache, *, need_input_grad=True):
         )
     if dx is not None:
         dx = np.ascontiguousarray(dx.reshape(T, N, D).transpose(1, 0, 2))
-        flush_denormals(dx, below)  # see nn.kernels.sequence.input_gradients
+        flush_denormals(dx, below)  # see nn.engine.time_major.input_gradients
     return dx, dW, dU, (db if has_bias else None), dh, dc

@@ -1,15 +1,15 @@
 """Numba twin of ``nn/functional/rnn.py``: see ``nn.functional.rnn.rnn_forward`` for the
 formula (R0) and shapes; only the evaluation order differs (the input projection of all steps
 is one product, the time loop is compiled, denormals are flushed in the backward loop; see
-nn/kernels/sequence.py)."""
+nn/engine/time_major.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from nn.kernels import rows
-from nn.kernels.sequence import (
+from nn.engine import rows
+from nn.engine.time_major import (
     flush_denormals,
     input_gradients,
     masked_outputs,
@@ -26,7 +26,7 @@ __all__ = ["rnn_forward", "rnn_backward"]
 @njit(cache=True, error_model="numpy")
 def _forward_loop(a_in, U, m, hs, h_new):
     """hs: (T + 1, N, H) states (index 0: h0); h_new: (T, N, H) tanh before masking.
-    The row loops vectorise (nn/kernels/rows.py)."""
+    The row loops vectorise (nn/engine/rows.py)."""
     T, N, H = h_new.shape
     rec = np.empty((N, H), hs.dtype)
     for t in range(T):

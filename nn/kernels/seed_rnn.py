@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from nn.kernels import rows
-from nn.kernels.sequence import (
+from nn.engine import rows
+from nn.engine.time_major import (
     flush_denormals,
     input_gradients,
     masked_outputs,
@@ -30,7 +30,7 @@ __all__ = ["seed_rnn_forward", "seed_rnn_backward"]
 @njit(cache=True, error_model="numpy")
 def _forward_loop(xh, W_f, W_hh, m, hs, fs, f_new, h_new):
     """hs, fs: (T + 1, N, H) carried h and f (index 0: h0, f0 = 1); f_new, h_new: (T, N, H)
-    this step's gate and state before masking. The row loops vectorise (nn/kernels/rows.py)."""
+    this step's gate and state before masking. The row loops vectorise (nn/engine/rows.py)."""
     T, N, H = h_new.shape
     fh, rec = np.empty((N, H), hs.dtype), np.empty((N, H), hs.dtype)
     for t in range(T):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from nn.engine import direct_conv, simd
 from nn.functional import conv as ref_conv
 from nn.functional import pool as ref_pool
 from nn.kernels import conv as fast_conv
-from nn.kernels import direct_conv, simd
 from nn.kernels import pool as fast_pool
 
 pytestmark = [pytest.mark.kernels, pytest.mark.ch02_cnn]

@@ -4,8 +4,8 @@ accumulating gradients, params read on every call, shape errors that name the la
 import numpy as np
 import pytest
 
+from nn.engine import simd
 from nn.gradcheck import check_layer
-from nn.kernels import simd
 from nn.layers import Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 
 pytestmark = [pytest.mark.ch03_gradcheck, pytest.mark.ch04_training]

@@ -6,10 +6,10 @@ import importlib
 import numpy as np
 import pytest
 
+from nn.engine import simd
 from nn.functional.sequence import lengths_to_mask
 from nn.gradcheck import numerical_grad, rel_error
 from nn.kernels import lstm as lstm_kernels
-from nn.kernels import simd
 
 pytestmark = [pytest.mark.ch05_rnn, pytest.mark.kernels]
 
@@ -194,7 +194,7 @@ def test_kernel_float32(cell, rng):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
 
 
-# ---- the LSTM's blocked loops (nn.kernels.step_product), taken when H fills vector pairs ----
+# ---- the LSTM's blocked loops (nn.engine.step_product), taken when H fills vector pairs ----
 
 BLOCKED_H = 2 * simd.lanes(np.float64)  # the smallest H the blocked float64 loops take
 
@@ -294,7 +294,7 @@ def test_the_blocked_loops_take_every_thread_up_to_one_per_row():
     import numba
 
     from nn import backend
-    from nn.kernels.threads import threads_for
+    from nn.engine.threads import threads_for
 
     assert threads_for(1) == 1
     assert threads_for(10**6) == numba.config.NUMBA_NUM_THREADS

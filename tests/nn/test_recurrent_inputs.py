@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 
+from nn.engine import time_major as kernel_sequence
+from nn.engine.time_major import flush_denormals, matmul
 from nn.functional import rnn as rnn_ref
 from nn.functional import temporal
 from nn.functional.gru import gru_forward
 from nn.functional.sequence import time_mask
 from nn.kernels import rnn as rnn_kernel
-from nn.kernels import sequence as kernel_sequence
-from nn.kernels.sequence import flush_denormals, matmul
 from nn.layers import GRU, LSTM, Bidirectional, Dense, GlobalAveragePooling1D, SeedRNN
 from nn.models import Sequential, load_model
 from nn.serialization import ModelFileError
@@ -31,7 +31,7 @@ def test_flush_denormals_zeroes_what_is_below_the_threshold_only():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_flush_threshold_keeps_products_with_small_factors_normal(dtype):
     """Above the threshold, a value times any factor down to eps is still a normal number
-    (nn/kernels/sequence.py), and the threshold is far below anything a tolerance sees."""
+    (nn/engine/time_major.py), and the threshold is far below anything a tolerance sees."""
     info = np.finfo(dtype)
     threshold = dtype(kernel_sequence.tiny(dtype))
     assert threshold * info.eps >= info.tiny

@@ -1,11 +1,11 @@
-"""nn.kernels.simd: each vector operation means what its plain NumPy body says, compiled or not."""
+"""nn.engine.simd: each vector operation means what its plain NumPy body says, compiled or not."""
 
 import numpy as np
 import pytest
 from numba import njit
 
-from nn.kernels import simd
-from nn.kernels.simd import broadcast, fma, load, store
+from nn.engine import simd
+from nn.engine.simd import broadcast, fma, load, store
 
 pytestmark = [pytest.mark.kernels, pytest.mark.ch02_cnn]
 

@@ -1,12 +1,12 @@
-"""nn.kernels.step_product and nn.kernels.sequence_gradients: the register tiles of the
+"""nn.engine.step_product and nn.engine.sequence_gradients: the register tiles of the
 recurrent layers equal plain NumPy products, for every way the LSTM kernels call them."""
 
 import numpy as np
 import pytest
 
-from nn.kernels import simd, step_product
-from nn.kernels.sequence_gradients import CHUNK, input_gradient, weight_gradients
-from nn.kernels.step_product import ROWS, pack_panel, panels, set_rows, tile
+from nn.engine import simd, step_product
+from nn.engine.sequence_gradients import CHUNK, input_gradient, weight_gradients
+from nn.engine.step_product import ROWS, pack_panel, panels, set_rows, tile
 
 pytestmark = [pytest.mark.kernels, pytest.mark.ch05_rnn]
 

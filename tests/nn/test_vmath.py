@@ -1,5 +1,5 @@
-"""The vectorisable exp, expm1, sigmoid and tanh (nn/kernels/vmath.py) and the row loops
-built on them (nn/kernels/rows.py), against NumPy in float32 and float64.
+"""The vectorisable exp, expm1, sigmoid and tanh (nn/engine/vmath.py) and the row loops
+built on them (nn/engine/rows.py), against NumPy in float32 and float64.
 
 Under NUMBA_DISABLE_JIT=1 the same tests check the plain Python bodies the kernels then run.
 """
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from nn.kernels import rows, vmath
+from nn.engine import rows, vmath
 
 pytestmark = [pytest.mark.ch05_rnn, pytest.mark.kernels]
 

@@ -10,7 +10,7 @@ Why not BLAS, which did these before: the blocked time loops run on Numba's thre
 OpenBLAS keeps its own threads spinning for a while after each product. Alternating the two
 made both slower: on the benchmark's LSTM (batch 32, 300 steps, 128 units) the backward pass
 took 45 ms against 23 ms for its parts timed alone, and the next forward pass 25 ms instead of
-12. These kernels use the register tiles of ``nn.kernels.step_product`` on Numba's threads,
+12. These kernels use the register tiles of ``nn.engine.step_product`` on Numba's threads,
 so a recurrent layer's whole forward and backward pass runs on one pool of threads.
 
 Layout: every sequence array is time major and flattened to rows, one row per (t, n):
@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from nn.kernels import simd
-from nn.kernels.rows import add_into
-from nn.kernels.step_product import ROWS, pack_panel, panels, set_rows, tile
+from nn.engine import simd
+from nn.engine.rows import add_into
+from nn.engine.step_product import ROWS, pack_panel, panels, set_rows, tile
 
 __all__ = ["weight_gradients", "input_gradient", "CHUNK"]
 

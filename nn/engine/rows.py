@@ -5,7 +5,7 @@ The recurrent twins call these once per batch row and time step, on 1-D views su
 forward pass of benchmarks/bench_rnn.py (batch 32, 300 steps, 128 units):
 
 - **No calls and no branches in the body.** ``math.exp`` and the stable sigmoid's
-  ``if v >= 0`` kept every loop scalar; ``nn.kernels.vmath`` replaces them.
+  ``if v >= 0`` kept every loop scalar; ``nn.engine.vmath`` replaces them.
 - **Indices start at 0 on 1-D views.** ``a[2 * H + k]`` makes Numba add a wrap-around test for
   negative indices, since it cannot know that 2H + k >= 0; that test alone kept the gate loop
   scalar (14 ns per unit instead of 3). Slicing first, ``a[2 * H:3 * H]``, and indexing from 0
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from nn.kernels import vmath
+from nn.engine import vmath
 
 __all__ = [
     "sigmoid_of",

@@ -39,8 +39,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from nn.kernels import simd
-from nn.kernels.simd import broadcast, fma, load, store
+from nn.engine import simd
+from nn.engine.simd import broadcast, fma, load, store
 
 __all__ = ["ROWS", "fits", "panels", "pack_panel", "tile", "set_rows"]
 

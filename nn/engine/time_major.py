@@ -127,7 +127,7 @@ def tiny(dtype) -> float:
 def flush_denormals(a, tiny):
     """a[...] = 0 where |a| < tiny, in place (a is contiguous).
 
-    Written as a select, not an ``if``, so that the loop vectorises (nn/kernels/rows.py);
+    Written as a select, not an ``if``, so that the loop vectorises (nn/engine/rows.py);
     NaN is kept (its comparison is false).
     """
     flat = a.reshape(-1)

@@ -4,7 +4,7 @@ The im2col twin (``nn.kernels.conv``) copies every 3 x 3 window into a matrix ni
 size of the input and lets BLAS multiply it; for a 16 -> 64-channel convolution of 32 x 128 x
 40 inputs that matrix is 94 MB, and writing and reading it cost as much as the arithmetic.
 These kernels read the input where it lies. Each holds a small tile of the result in SIMD
-registers (``nn.kernels.simd``) for the whole sum over (p, q, c), so every value loaded feeds
+registers (``nn.engine.simd``) for the whole sum over (p, q, c), so every value loaded feeds
 several fused multiply-adds:
 
 - ``correlate`` (eq. C1, and C1-c for the input gradient): ``PIXELS`` neighbouring output
@@ -29,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from nn.kernels import simd
-from nn.kernels.rows import add_into
-from nn.kernels.simd import broadcast, fma, load, store
+from nn.engine import simd
+from nn.engine.rows import add_into
+from nn.engine.simd import broadcast, fma, load, store
 
 __all__ = ["fits", "correlate", "weight_gradient", "PIXELS"]
 
