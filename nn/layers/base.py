@@ -185,21 +185,23 @@ class Layer:
                 f"received {tuple(x.shape)}"
             )
 
-    def forward(self, x: np.ndarray, training: bool = False, mask=None) -> np.ndarray:
+    def forward(self, x: np.ndarray, training: bool = False, mask=None, **inputs) -> np.ndarray:
         """The layer's output for a batch x shaped (N,) + input_shape.
 
         ``mask`` (N, T) marks the real steps of a padded batch of sequences (1) and the
-        padding (0); only layers with ``supports_masking`` accept one.
+        padding (0); only layers with ``supports_masking`` accept one. ``inputs`` are the
+        further arguments a layer's ``_forward`` takes (a recurrent layer's
+        ``initial_state``), passed as arguments, never kept on the object.
         """
         self._check_input(x)
         self._mask = self._accept_mask(x, mask)
-        z, self._cache = self._forward(x, training)
+        z, self._cache = self._forward(x, training, **inputs)
         forward, _ = backend.activation(self.activation)
         out, self._act_cache = forward(z)
         self.preactivation = z if self.activation is not None else None
         return out
 
-    def backward(self, dout: np.ndarray, *, need_input_grad: bool = True):
+    def backward(self, dout: np.ndarray, *, need_input_grad: bool = True, **output_grads):
         """dL/dx from dL/d(output); adds the parameter gradients into ``grads``.
 
         ``need_input_grad=False`` skips dL/dx (returns None): a network's first layer, whose
@@ -208,14 +210,18 @@ class Layer:
         self._require_cache()
         _, backward = backend.activation(self.activation)
         dz = backward(dout, self._act_cache)
-        return self.backward_preactivation(dz, need_input_grad=need_input_grad)
+        return self.backward_preactivation(dz, need_input_grad=need_input_grad, **output_grads)
 
-    def backward_preactivation(self, dz: np.ndarray, *, need_input_grad: bool = True):
+    def backward_preactivation(
+        self, dz: np.ndarray, *, need_input_grad: bool = True, **output_grads
+    ):
         """As ``backward``, starting from dL/d(pre-activation): the fused softmax
-        cross-entropy of ``Sequential`` gives (softmax(z) - y) / N here directly."""
+        cross-entropy of ``Sequential`` gives (softmax(z) - y) / N here directly.
+        ``output_grads`` are the gradients of a layer's further outputs (a recurrent layer's
+        final states), passed on to its ``_backward`` as arguments."""
         self._require_cache()
         self._need_dx = need_input_grad
-        dx, dparams = self._backward(dz, self._cache)
+        dx, dparams = self._backward(dz, self._cache, **output_grads)
         for name, g in dparams.items():
             self.grads[name] += g
         self._clear_cache()

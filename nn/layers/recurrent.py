@@ -130,15 +130,14 @@ class Recurrent(Layer):
 
         ``initial_state`` : list of (N, H) arrays (h0, and c0 for the LSTM); zeros if None.
         """
-        self._initial_state = initial_state
-        out = super().forward(x, training=training, mask=mask)
+        out = super().forward(x, training=training, mask=mask, initial_state=initial_state)
         if self.return_state:
-            return (out, *self._final_states)
+            return (out, *self._cache[2])  # the final states, kept with this call's cache
         return out
 
-    def _forward(self, x, training):
+    def _forward(self, x, training, initial_state=None):
         N = x.shape[0]
-        states = self._initial_state or self.initial_states(N)
+        states = initial_state or self.initial_states(N)
         if len(states) != len(self.state_names):
             raise ValueError(
                 f"layer {self.name!r} needs {len(self.state_names)} initial state(s) "
@@ -160,25 +159,22 @@ class Recurrent(Layer):
             x = x[:, ::-1]
             mask = None if mask is None else mask[:, ::-1]
         (hs, *final), cell_cache = self._cell_forward(x, states, mask)
-        self._final_states = final
         out = hs if self.return_sequences else final[0]
-        return out, (cell_cache, drop)
+        return out, (cell_cache, drop, final)
 
     def backward(self, dout, *, need_input_grad=True):
         """dL/dx from dL/d(output); with return_state, ``dout`` is (d output, dh_T[, dc_T])."""
-        if self.return_state:
-            dout, *dfinal = dout
-            self._dfinal = dfinal
-        else:
-            self._dfinal = None
-        return super().backward(dout, need_input_grad=need_input_grad)
+        if not self.return_state:
+            return super().backward(dout, need_input_grad=need_input_grad)
+        dout, *dfinal = dout
+        return super().backward(dout, need_input_grad=need_input_grad, final_state_grads=dfinal)
 
-    def _backward(self, dz, cache):
-        cell_cache, drop = cache
+    def _backward(self, dz, cache, final_state_grads=None):
+        cell_cache, drop, _ = cache
         N, H = dz.shape[0], self.units
         T = self.input_shape[0]
-        if self._dfinal:  # return_state: the final states have gradients of their own
-            dfinal = [np.array(d, dtype=dz.dtype) for d in self._dfinal]
+        if final_state_grads:  # return_state: the final states have gradients of their own
+            dfinal = [np.array(d, dtype=dz.dtype) for d in final_state_grads]
         else:
             dfinal = [np.zeros((N, H), dz.dtype) for _ in self.state_names]
         if self.return_sequences:

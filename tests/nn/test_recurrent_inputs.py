@@ -96,6 +96,23 @@ def test_initial_states_must_match_the_layer():
         layer.forward(x, initial_state=[np.zeros((2, 4)), np.zeros((2, 3))])
 
 
+def test_states_travel_as_arguments_and_results_not_as_attributes(rng):
+    """As Keras: ``initial_state=`` in, final states out, their gradients into backward;
+    nothing about one call's states is left on the layer for the next call to pick up."""
+    layer = LSTM(3, return_state=True).build((5, 2), np.random.default_rng(0), "float64")
+    x = rng.standard_normal((2, 5, 2))
+    h0, c0 = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    out, h, c = layer.forward(x, initial_state=[h0, c0])
+    np.testing.assert_array_equal(out, h)
+    before = set(vars(layer))
+    default, _, _ = layer.forward(x)  # zeros again, not the states of the call before
+    zeros, _, _ = layer.forward(x, initial_state=[np.zeros((2, 3)), np.zeros((2, 3))])
+    np.testing.assert_array_equal(default, zeros)
+    assert not np.allclose(default, out)
+    assert set(vars(layer)) == before
+    assert not any("initial_state" in k or "final" in k for k in vars(layer) if k.startswith("_"))
+
+
 def test_a_gru_bias_of_the_other_form_is_refused():
     x, W, U, h0 = np.zeros((1, 2, 3)), np.zeros((3, 6)), np.zeros((2, 6)), np.zeros((1, 2))
     with pytest.raises(ValueError, match=r"reset_after=True the GRU bias is \(2, 3H\)"):
