@@ -26,6 +26,7 @@ from timing import median_time  # benchmarks/timing.py, beside this script
 from nn import backend
 from nn.layers import Conv2D, Dense, Flatten, MaxPooling2D
 from nn.models import Sequential
+from nn.training import loss_and_grad
 from ser.recipes import seed_cnn
 
 
@@ -50,7 +51,7 @@ def ours_step(model, x, y):
     backend.keep_freed_memory()  # as Sequential.train_on_batch does when training starts
     with backend.model_threads():  # as train_on_batch runs its passes
         out = model.forward(x, training=True)
-        _, grad = model._loss_and_grad(out, y)
+        _, grad = loss_and_grad(model, out, y)
         model.backward(grad.astype(np.float32), from_preactivation=True, need_input_grad=False)
     for layer in model.layers:
         layer.zero_grad()

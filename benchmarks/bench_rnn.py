@@ -28,6 +28,7 @@ from nn import backend
 from nn.engine import time_major as kernel_sequence
 from nn.layers import GRU, LSTM, Dense, SeedRNN, SimpleRNN
 from nn.models import Sequential
+from nn.training import loss_and_grad
 
 N, T, D, H, K = 32, 300, 39, 128, 4
 CELLS = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN, "SeedRNN": SeedRNN}
@@ -52,7 +53,7 @@ def ours(model, x, y, backward):
     with backend.model_threads():
         out = model.forward(x, training=backward)
         if backward:
-            _, grad = model._loss_and_grad(out, y)
+            _, grad = loss_and_grad(model, out, y)
             model.backward(grad.astype(np.float32), from_preactivation=True, need_input_grad=False)
             for layer in model.layers:
                 layer.zero_grad()

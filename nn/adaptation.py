@@ -51,7 +51,7 @@ def _batchnorm_layers(model) -> list[int]:
 
 
 def _prepare(model, x):
-    prepare = getattr(model, "_prepare", None)  # Sequential: checks the shape, casts the dtype
+    prepare = getattr(model, "prepare", None)  # Sequential: checks the shape, casts the dtype
     x = prepare(x) if prepare is not None else np.asarray(x)
     if x.shape[0] == 0:
         raise ValueError("adapt_batchnorm needs at least one example")

@@ -13,10 +13,14 @@ Keras). So put the callback that computes a quantity before the one that monitor
 
 from __future__ import annotations
 
+import sys
+import time
+
 import numpy as np
 
 __all__ = [
     "Callback",
+    "ProgbarLogger",
     "EarlyStopping",
     "ModelCheckpoint",
     "LearningRateScheduler",
@@ -25,8 +29,15 @@ __all__ = [
 
 
 class Callback:
+    """The base class: every hook does nothing. ``fit`` calls ``set_model`` and
+    ``set_params`` first; ``params`` holds "epochs", "steps" (batches in the current epoch),
+    "samples" and "verbose"."""
+
     def set_model(self, model):
         self.model = model
+
+    def set_params(self, params: dict):
+        self.params = params
 
     def on_train_begin(self):
         pass
@@ -211,3 +222,48 @@ class ReduceLROnPlateau(_Monitor):
                         f"{optimizer.learning_rate}."
                     )
                 self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class ProgbarLogger(Callback):
+    """The progress line ``fit`` prints (``verbose`` 1 or 2), as a callback: Keras's.
+
+    verbose 1 on a terminal: "Epoch 3/10", then "k/steps ━━━━ ETA ... - loss: ..." updated in
+    place after every batch; not on a terminal, or verbose 2: one line per epoch with its
+    time, time per step and every entry of the epoch logs. ``fit`` adds it last, so the
+    line shows what the other callbacks added to the logs.
+    """
+
+    def on_epoch_begin(self, epoch, logs):
+        verbose = self.params.get("verbose", 1)
+        self.steps, self.verbose = self.params.get("steps") or 1, verbose
+        self.live = verbose == 1 and sys.stdout.isatty()
+        self.start = time.perf_counter()
+        epochs = self.params.get("epochs", epoch + 1)
+        if verbose == 1:
+            print(f"Epoch {epoch + 1}/{epochs}")
+        self.prefix = f"Epoch {epoch + 1}/{epochs} - " if verbose == 2 else ""
+
+    @staticmethod
+    def _metrics(logs):
+        return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+
+    def on_batch_end(self, batch, logs):
+        if not self.live:
+            return
+        step = batch + 1
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / step * (self.steps - step)
+        filled = int(20 * step / self.steps)
+        bar = "━" * filled + " " * (20 - filled)
+        print(
+            f"\r{step}/{self.steps} {bar} ETA {eta:.0f}s - {self._metrics(logs)}",
+            end="",
+            flush=True,
+        )
+
+    def on_epoch_end(self, epoch, logs):
+        elapsed = time.perf_counter() - self.start
+        per_step = 1000.0 * elapsed / self.steps
+        bar = f"{self.steps}/{self.steps} {'━' * 20}"
+        text = f"{bar} {elapsed:.0f}s {per_step:.0f}ms/step - {self._metrics(logs)}"
+        print(("\r" if self.live else "") + self.prefix + text, flush=True)

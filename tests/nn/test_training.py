@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from nn.callbacks import EarlyStopping, ModelCheckpoint
+from nn.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from nn.gradcheck import numerical_grad, rel_error
 from nn.initializers import glorot_uniform, he_normal, orthogonal
 from nn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
@@ -14,6 +14,7 @@ from nn.models import Sequential, load_model
 from nn.optimizers import SGD, Adam, adam_update
 from nn.regularizers import L1, L2
 from nn.serialization import ModelFileError
+from nn.training import loss_and_grad
 
 pytestmark = pytest.mark.ch04_training
 
@@ -86,11 +87,11 @@ def test_fused_softmax_cross_entropy_gradient_of_a_whole_model(rng):
     model.compile(SGD(0.0), "categorical_crossentropy")
     x, y = rng.standard_normal((4, 5, 4, 1)), np.eye(3)[[0, 2, 1, 1]]
     out = model.forward(x, training=True)
-    _, grad = model._loss_and_grad(out, y)
+    _, grad = loss_and_grad(model, out, y)
     dx = model.backward(grad, from_preactivation=True)
 
     def loss_of(v):
-        value = model._loss_and_grad(model.forward(v, training=False), y)[0]
+        value = loss_and_grad(model, model.forward(v, training=False), y)[0]
         for layer in model.layers:
             layer._clear_cache()
         return np.array(value)
@@ -291,9 +292,42 @@ def test_training_skips_the_input_gradient_but_not_the_parameter_gradients(rng):
     for need in (True, False):
         m = document_model()
         out = m.forward(x, training=True)
-        _, g = m._loss_and_grad(out, y)
+        _, g = loss_and_grad(m, out, y)
         dx = m.backward(g, from_preactivation=True, need_input_grad=need)
         assert (dx is None) == (not need)
         grads.append([layer.grads[k].copy() for layer in m.layers for k in layer.grads])
     for a, b in zip(*grads, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+class AddsAScore(Callback):
+    def on_epoch_end(self, epoch, logs):
+        logs["val_uar"] = 0.5 + epoch
+
+
+def test_the_progress_line_is_a_callback_that_prints_what_the_others_added(capsys):
+    """verbose=2: one line per epoch, after the user's callbacks (Keras's ProgbarLogger)."""
+    from nn.callbacks import ProgbarLogger
+
+    x, y, _ = toy_images(8)
+    m = document_model()
+    m.fit(x, y, batch_size=4, epochs=2, verbose=2, callbacks=[AddsAScore()])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Epoch 1/2 - 2/2 ")
+    assert "ms/step - loss: " in lines[1] and lines[1].endswith("val_uar: 1.5000")
+    m.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
+    bar = ProgbarLogger()  # verbose 1, not on a terminal: a header, then the epoch's line
+    bar.set_params({"epochs": 3, "steps": 5, "verbose": 1})
+    bar.on_epoch_begin(0, {})
+    bar.on_batch_end(0, {"loss": 2.0})  # no live bar when stdout is not a terminal
+    bar.on_epoch_end(0, {"loss": 1.0})
+    header, line = capsys.readouterr().out.splitlines()
+    assert header == "Epoch 1/3" and line.startswith("5/5 ") and line.endswith("loss: 1.0000")
+
+
+def test_fit_takes_keras_positional_order():
+    """model.fit(x, y, batch_size, epochs) as Keras: 3 epochs of batches of 4."""
+    x, y, _ = toy_images(8)
+    history = document_model().fit(x, y, 4, 3, 0)
+    assert history.epoch == [0, 1, 2]
