@@ -24,9 +24,10 @@ from nn.registry import register_model
 from nn.training import (
     DIVERGENCE_FACTOR,
     LOSSES,
+    Head,
     History,
-    Trainer,
     TrainingDivergedError,
+    trainer_of,
 )
 
 __all__ = ["Sequential", "History", "TrainingDivergedError", "load_model", "DIVERGENCE_FACTOR"]
@@ -157,6 +158,19 @@ class Sequential:
             x = out
         return x
 
+    # ---- what the trainer asks of a model (nn.training) -------------------------------------
+    def heads(self) -> list[Head]:
+        """One head: the last layer, with the compiled loss and metrics."""
+        return [Head(self.layers[-1].name, self.layers[-1], self.loss, 1.0, bool(self.metrics))]
+
+    def output_preactivation(self, k=0):
+        """The last layer's pre-activation in the last forward pass (a fused loss reads it)."""
+        return self.layers[-1].preactivation
+
+    def backward_heads(self, grads, fused):
+        """The training backward from the one head's gradient; no input gradient (data)."""
+        self.backward(grads[0], from_preactivation=fused[0], need_input_grad=False)
+
     def backward(self, dout, *, from_preactivation=False, need_input_grad=True):
         """Backpropagate through every layer; returns dL/d(input), or None when
         ``need_input_grad`` is False (training: the input is data, so the first layer skips
@@ -175,7 +189,7 @@ class Sequential:
     # ---- training: nn.training ----------------------------------------------------------------
     def train_on_batch(self, x, y) -> tuple[float, np.ndarray]:
         """One optimizer step; returns (loss including penalties, the batch's outputs)."""
-        return Trainer(self).train_on_batch(x, y)
+        return trainer_of(self).train_on_batch(x, y)
 
     def fit(
         self,
@@ -227,7 +241,7 @@ class Sequential:
         -------
         History
         """
-        return Trainer(self).fit(
+        return trainer_of(self).fit(
             x,
             y,
             batch_size,
@@ -240,14 +254,15 @@ class Sequential:
             batch_groups=batch_groups,
         )
 
-    def evaluate(self, x, y, batch_size=32, verbose=0):
-        """Mean loss (and accuracy) on (x, y), without training; a list when metrics are set."""
-        return Trainer(self).evaluate(x, y, batch_size, verbose)
+    def evaluate(self, x, y, batch_size=32, verbose=0, *, return_dict=False):
+        """Mean loss (and accuracy) on (x, y), without training; a list when metrics are set,
+        a dict by name with ``return_dict=True`` (as Keras)."""
+        return trainer_of(self).evaluate(x, y, batch_size, verbose, return_dict=return_dict)
 
     def predict(self, x, batch_size=32, verbose=0) -> np.ndarray:
         """The model's outputs (class probabilities for a softmax model), batch by batch;
         an empty batch gives an empty array, (0,) + the output shape."""
-        return Trainer(self).predict(x, batch_size, verbose)
+        return trainer_of(self).predict(x, batch_size, verbose)
 
     # ---- description ---------------------------------------------------------------------------
     def summary(self, print_fn=print) -> str:

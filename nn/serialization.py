@@ -237,6 +237,9 @@ def write_model(model, file) -> None:
         else {
             "loss": model.loss,
             "metrics": model.metrics,
+            **(
+                {"loss_weights": model.loss_weights} if getattr(model, "loss_weights", None) else {}
+            ),
             "optimizer": model.optimizer.get_config(),
         },
         "metadata": _jsonable(model.metadata),
@@ -466,6 +469,8 @@ class _Reader:
                 f"architecture class {_show(arch.get('class'))} is not one of this library's "
                 f"models ({', '.join(sorted(MODEL_CLASSES))})"
             )
+        if arch.get("class") == "Model":
+            return self.graph_architecture(arch, LAYER_CLASSES)
         for key, ok, what in (
             ("name", lambda v: isinstance(v, str), "a string"),
             ("seed", lambda v: type(v) is int and v >= 0, "an integer >= 0"),
@@ -483,6 +488,70 @@ class _Reader:
                 self.fail(f"the architecture's {key!r} must be {what}, got {_show(arch[key])}")
         for i, spec in enumerate(arch["layers"]):
             self.layer_spec(spec, f"layer {i}", LAYER_CLASSES)
+        return arch
+
+    def graph_architecture(self, arch, classes) -> dict:
+        """A functional model's description: inputs, layers, the calls (nodes) and outputs,
+        every reference pointing to an input or to an earlier node."""
+        for key, ok, what in (
+            ("name", lambda v: isinstance(v, str), "a string"),
+            ("seed", lambda v: type(v) is int and v >= 0, "an integer >= 0"),
+            ("dtype", lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
+            ("inputs", lambda v: isinstance(v, list) and 1 <= len(v) <= 64, "a list of 1 to 64"),
+            (
+                "layers",
+                lambda v: isinstance(v, list) and 1 <= len(v) <= MAX_LAYERS,
+                f"a list of 1 to {MAX_LAYERS} layers",
+            ),
+            (
+                "nodes",
+                lambda v: isinstance(v, list) and 1 <= len(v) <= 4 * MAX_LAYERS,
+                f"a list of 1 to {4 * MAX_LAYERS} layer calls",
+            ),
+            ("outputs", lambda v: isinstance(v, list) and 1 <= len(v) <= 64, "a list of 1 to 64"),
+            ("single_input", lambda v: isinstance(v, bool), "true or false"),
+            ("single_output", lambda v: isinstance(v, bool), "true or false"),
+        ):
+            if key not in arch:
+                self.fail(f"the architecture has no {key!r}")
+            if not ok(arch[key]):
+                self.fail(f"the architecture's {key!r} must be {what}, got {_show(arch[key])}")
+        for k, spec in enumerate(arch["inputs"]):
+            if not (
+                isinstance(spec, dict)
+                and isinstance(spec.get("name"), str)
+                and self._is_shape(spec.get("shape"))
+            ):
+                self.fail(f"input {k} must be an object with a name and a shape, got {_show(spec)}")
+        for i, spec in enumerate(arch["layers"]):
+            self.layer_spec(spec, f"layer {i}", classes)
+
+        def valid_ref(ref, before):
+            return (
+                isinstance(ref, list)
+                and len(ref) == 2
+                and type(ref[1]) is int
+                and (
+                    (ref[0] == "input" and 0 <= ref[1] < len(arch["inputs"]))
+                    or (ref[0] == "node" and 0 <= ref[1] < before)
+                )
+            )
+
+        for j, node in enumerate(arch["nodes"]):
+            if not (
+                isinstance(node, dict)
+                and type(node.get("layer")) is int
+                and 0 <= node["layer"] < len(arch["layers"])
+                and isinstance(node.get("inputs"), list)
+                and 1 <= len(node["inputs"]) <= 64
+                and all(valid_ref(r, j) for r in node["inputs"])
+            ):
+                self.fail(
+                    f"node {j} must name a layer and inputs that come before it, got {_show(node)}"
+                )
+        for ref in arch["outputs"]:
+            if not valid_ref(ref, len(arch["nodes"])):
+                self.fail(f"the output {_show(ref)} is not an input or a node of the model")
         return arch
 
     @staticmethod
@@ -526,11 +595,27 @@ class _Reader:
         if not isinstance(compiled, dict):
             self.fail(f"the compile settings are {_kind(compiled)}, not an object")
         loss = compiled.get("loss")
-        if loss not in _LOSSES:
-            self.fail(f"unknown loss {_show(loss)}; this library has {', '.join(_LOSSES)}")
+        losses = list(loss.values()) if isinstance(loss, dict) else [loss]
+        for value in losses:
+            if not isinstance(value, str) or value not in _LOSSES:
+                self.fail(f"unknown loss {_show(value)}; this library has {', '.join(_LOSSES)}")
         metrics = compiled.get("metrics", [])
-        if not (isinstance(metrics, list) and all(m in ("accuracy", "acc") for m in metrics)):
+        lists = list(metrics.values()) if isinstance(metrics, dict) else [metrics]
+        if not all(isinstance(m, list) and all(x in ("accuracy", "acc") for x in m) for m in lists):
             self.fail(f"the compile metrics {_show(metrics)} are not a list of 'accuracy'")
+        extra = {}
+        if "loss_weights" in compiled:
+            weights = compiled["loss_weights"]
+            if not (
+                isinstance(weights, dict)
+                and all(
+                    isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w)
+                    and w >= 0
+                    for w in weights.values()
+                )
+            ):  # fmt: skip
+                self.fail(f"the loss weights {_show(weights)} are not numbers >= 0 by output")
+            extra["loss_weights"] = weights
         spec = compiled.get("optimizer")
         name = spec.get("class") if isinstance(spec, dict) else spec
         if not (
@@ -538,7 +623,7 @@ class _Reader:
         ):
             self.fail(f"unknown optimizer {_show(name)}; this library has Adam, SGD and RMSprop")
         try:
-            return {"loss": loss, "metrics": metrics, "optimizer": optimizers.get(spec)}
+            return {"loss": loss, "metrics": metrics, "optimizer": optimizers.get(spec), **extra}
         except _INVALID as err:
             self.fail(f"the optimizer settings are invalid ({_clip(err)})", err)
 
@@ -555,6 +640,8 @@ class _Reader:
             match = _ARRAY_MEMBER.fullmatch(key + ".npy")
             if match:
                 stored[int(match[2])] = stored.get(int(match[2]), 0) + math.prod(shape)
+        if arch.get("class") == "Model":
+            return self.build_graph(arch, members, stored)
         model_cls = model_class(arch.get("class", "Sequential"))  # checked: "architecture"
         model = model_cls(seed=arch["seed"], dtype=arch["dtype"], name=arch["name"])
         # constructors allocate nothing (the layers are built below); the budget bounds them
@@ -590,6 +677,69 @@ class _Reader:
                 )
             self.compare(i, layer, members)
             shape = layer.output_shape
+        expected = set(_weights(model))
+        for key in members:
+            if key != "__model__" and key not in expected:
+                self.fail(f"unknown member {key} (no layer of the architecture has it)")
+        return model
+
+    def build_graph(self, arch, members, stored):
+        """A functional model: its layers made under the budget, then its calls replayed on
+        symbolic inputs (which builds each layer, under a budget of what the file stores for
+        it), then the stored shapes compared."""
+        from nn.graph import Input, symbolic_call
+        from nn.layers import LAYER_CLASSES
+        from nn.layers.base import ParameterBudgetError, parameter_budget
+        from nn.registry import model_class
+
+        with parameter_budget(sum(stored.values()) + BUILD_SLACK):
+            layers = []
+            for i, spec in enumerate(arch["layers"]):
+                try:
+                    layers.append(self.layer(spec, LAYER_CLASSES))
+                except _INVALID as err:
+                    self.fail(
+                        f"layer {i} ({spec['class']}) of the architecture is invalid "
+                        f"({_clip(err)})",
+                        err,
+                    )
+        inputs = [Input(tuple(spec["shape"]), name=spec["name"], dtype=arch["dtype"])
+                  for spec in arch["inputs"]]  # fmt: skip
+        tensors = []
+
+        def tensor(ref):
+            return inputs[ref[1]] if ref[0] == "input" else tensors[ref[1]]
+
+        for j, node in enumerate(arch["nodes"]):
+            i = node["layer"]
+            layer = layers[i]
+            args = [tensor(r) for r in node["inputs"]]
+            try:
+                with parameter_budget(stored.get(i, 0) + BUILD_SLACK if not layer.built else 0):
+                    tensors.append(symbolic_call(layer, args if len(args) > 1 else args[0]))
+            except ParameterBudgetError as err:
+                self.fail(
+                    f"layer {i} ({layer.name!r}, {type(layer).__name__}) as described would "
+                    f"create an array of shape {err.shape} ({err.values:,} values), but the "
+                    f"file stores {stored.get(i, 0):,} values for it; the description does "
+                    "not match the weights",
+                    err,
+                )
+            except _INVALID as err:
+                self.fail(f"node {j} (layer {i}) cannot be replayed ({_clip(err)})", err)
+        outputs = [tensor(r) for r in arch["outputs"]]
+        model_cls = model_class("Model")
+        try:
+            model = model_cls(
+                inputs[0] if arch["single_input"] else inputs,
+                outputs[0] if arch["single_output"] else outputs,
+                name=arch["name"],
+                seed=arch["seed"],
+            )
+        except _INVALID as err:
+            self.fail(f"the graph is invalid ({_clip(err)})", err)
+        for i, layer in enumerate(model.layers):
+            self.compare(i, layer, members)
         expected = set(_weights(model))
         for key in members:
             if key != "__model__" and key not in expected:

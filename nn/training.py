@@ -41,6 +41,8 @@ __all__ = [
     "TrainingDivergedError",
     "DIVERGENCE_FACTOR",
     "Trainer",
+    "Head",
+    "trainer_of",
     "loss_and_grad",
 ]
 
@@ -90,18 +92,62 @@ class History:
             self.history.setdefault(k, []).append(float(v))
 
 
+class Head:
+    """One output of a model and how it is trained: the layer that gives it, its loss (a key
+    of ``LOSSES``), the weight of that loss in the total, and whether accuracy is logged.
+    ``Sequential`` has one head; a functional ``Model`` one per output."""
+
+    def __init__(self, name, layer, loss, weight=1.0, accuracy=False, *, fusable=True):
+        if loss is not None and loss not in LOSSES:  # None: not compiled (predict only)
+            raise ValueError(
+                f"unknown loss {loss!r} for output {name!r}; choose one of {tuple(LOSSES)}"
+            )
+        self.name, self.layer, self.loss = name, layer, loss
+        self.weight, self.accuracy = float(weight), bool(accuracy)
+        self.fusable = fusable  # False when the output also feeds another layer
+
+    @property
+    def fused(self) -> bool:
+        """Whether the loss is computed from the head's pre-activation (softmax + CE)."""
+        return (
+            self.fusable
+            and self.loss is not None
+            and LOSSES[self.loss][2]
+            and self.layer.activation == "softmax"
+        )
+
+
 def fused(model) -> bool:
-    """Whether the loss is computed from the last layer's pre-activation (softmax + CE)."""
-    return LOSSES[model.loss][2] and model.layers[-1].activation == "softmax"
+    """Whether the (single) loss is computed from the last layer's pre-activation."""
+    return model.heads()[0].fused
 
 
-def loss_and_grad(model, out, y):
-    """(loss, gradient with respect to the last layer's output, or its pre-activation when
-    ``fused(model)``), for the outputs ``out`` of the last forward pass and targets ``y``."""
-    forward, backward, _ = LOSSES[model.loss]
-    prediction = model.layers[-1].preactivation if fused(model) else out
+def loss_and_grad(model, out, y, head=0):
+    """(loss, gradient with respect to the output, or the pre-activation when the head is
+    fused), for output ``head`` of the last forward pass and its targets ``y``."""
+    h = model.heads()[head]
+    forward, backward, _ = LOSSES[h.loss]
+    prediction = model.output_preactivation(head) if h.fused else out
     loss, cache = forward(prediction, y)
     return loss, backward(1.0, cache)
+
+
+def _listed(value) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _count(x) -> int:
+    return _listed(x)[0].shape[0]
+
+
+def _take(x, idx):
+    """Rows ``idx`` of an input or target: an array, or a list of them (several inputs)."""
+    return [a[idx] for a in x] if isinstance(x, list) else x[idx]
+
+
+def _require_finite_all(x, what):
+    for a in _listed(x):
+        require_finite(a, what)
 
 
 def at_least_one(value, what):
@@ -128,6 +174,15 @@ def require_finite(a, what):
         )
 
 
+def trainer_of(model) -> Trainer:
+    """The model's trainer, made on first use and kept with the model (``fit`` reads what
+    the model's ``train_on_batch`` recorded on it: each head's loss)."""
+    trainer = model.__dict__.get("_trainer")
+    if trainer is None:
+        trainer = model.__dict__["_trainer"] = Trainer(model)
+    return trainer
+
+
 class Trainer:
     """Trains, evaluates and runs one model. ``Sequential.fit`` and the others delegate here.
 
@@ -139,6 +194,7 @@ class Trainer:
 
     def __init__(self, model):
         self.model = model
+        self.head_losses: list[float] = []
 
     # ---- one step -----------------------------------------------------------------------
     def train_on_batch(self, x, y) -> tuple[float, np.ndarray]:
@@ -149,13 +205,19 @@ class Trainer:
 
     def _step(self, x, y):
         model = self.model
-        out = model.forward(x, training=True)
-        loss, grad = loss_and_grad(model, out, y)
-        model.backward(
-            grad.astype(model.dtype, copy=False),
-            from_preactivation=fused(model),
-            need_input_grad=False,
-        )
+        heads = model.heads()
+        ys = _listed(y) if len(heads) > 1 else [y]
+        outs = model.forward(x, training=True)
+        outs = _listed(outs) if len(heads) > 1 else [outs]
+        total, grads, self.head_losses = 0.0, [], []
+        for k, head in enumerate(heads):
+            loss, grad = loss_and_grad(model, outs[k], ys[k], head=k)
+            self.head_losses.append(loss)  # unweighted, as Keras logs "<output>_loss"
+            if head.weight != 1.0:
+                loss, grad = head.weight * loss, head.weight * grad
+            total += loss
+            grads.append(grad.astype(model.dtype, copy=False))
+        model.backward_heads(grads, [h.fused for h in heads])
         penalty = 0.0
         for layer in model.layers:
             penalty += layer.regularization_loss()
@@ -165,7 +227,7 @@ class Trainer:
         )
         for layer in model.layers:
             layer.zero_grad()
-        return loss + penalty, out
+        return total + penalty, (outs if len(heads) > 1 else outs[0])
 
     # ---- targets and checks ---------------------------------------------------------------
     def require_compiled(self):
@@ -173,16 +235,39 @@ class Trainer:
             raise RuntimeError("compile() the model first: it needs an optimizer and a loss")
 
     def targets(self, y, n):
-        """``y`` checked against the loss and the model's outputs: int labels or floats."""
+        """``y`` checked against each head's loss and outputs: one array for one head; for
+        several, a list in output order or a dict by output name (returned as a list)."""
+        heads = self.model.heads()
+        if len(heads) == 1:
+            return self._head_targets(heads[0], y, n)
+        if isinstance(y, dict):
+            unknown = sorted(set(y) - {h.name for h in heads})
+            missing = [h.name for h in heads if h.name not in y]
+            if unknown or missing:
+                raise ValueError(
+                    f"the targets are a dict by output name; outputs {[h.name for h in heads]}"
+                    + (f", missing {missing}" if missing else "")
+                    + (f", unknown {unknown}" if unknown else "")
+                )
+            y = [y[h.name] for h in heads]
+        if not isinstance(y, list | tuple) or len(y) != len(heads):
+            raise ValueError(
+                f"the model has {len(heads)} outputs {[h.name for h in heads]}: give the "
+                "targets as a list in that order or a dict by output name"
+            )
+        return [self._head_targets(h, t, n) for h, t in zip(heads, y, strict=True)]
+
+    def _head_targets(self, head, y, n):
         model = self.model
         y = np.asarray(y)
+        where = "" if len(model.heads()) == 1 else f"output {head.name!r}: "
         if y.shape[0] != n:
-            raise ValueError(f"got {n} inputs but {y.shape[0]} targets")
-        k = model.layers[-1].output_shape[-1]
-        if model.loss == "sparse_categorical_crossentropy":
+            raise ValueError(f"{where}got {n} inputs but {y.shape[0]} targets")
+        k = head.layer.output_shape[-1]
+        if head.loss == "sparse_categorical_crossentropy":
             return self._labels(y, k)
         if y.shape[1:] != (k,):
-            raise ValueError(f"{model.loss} needs targets shaped (N, {k}), got {y.shape}")
+            raise ValueError(f"{where}{head.loss} needs targets shaped (N, {k}), got {y.shape}")
         y = y.astype(model.dtype)
         require_finite(y, "the targets")
         return y
@@ -218,10 +303,20 @@ class Trainer:
         truth = y if y.ndim == 1 else y.argmax(axis=1)
         return int(np.sum(out.argmax(axis=1) == truth))
 
-    def _logs(self, loss, accuracy):
-        logs = {"loss": float(loss)}
-        if self.model.metrics:
-            logs["accuracy"] = float(accuracy)
+    def _logs(self, losses, corrects, seen, total, penalty=0.0):
+        """Epoch or running logs: "loss" (the weighted total) and "accuracy" for one head;
+        for several, also "<output>_loss" and "<output>_accuracy" per head (Keras's names)."""
+        heads = self.model.heads()
+        logs = {"loss": float(total / seen + penalty)}
+        if len(heads) == 1:
+            if heads[0].accuracy:
+                logs["accuracy"] = float(corrects[0] / seen)
+            return logs
+        for h, loss in zip(heads, losses, strict=True):
+            logs[f"{h.name}_loss"] = float(loss / seen)
+        for h, c in zip(heads, corrects, strict=True):
+            if h.accuracy:
+                logs[f"{h.name}_accuracy"] = float(c / seen)
         return logs
 
     # ---- fit ----------------------------------------------------------------------------
@@ -246,37 +341,40 @@ class Trainer:
         batch_size = at_least_one(batch_size, "fit: batch_size")
         sampler = x if callable(x) else None
         x0 = model.prepare(sampler(0, model.rng) if sampler else x)
-        if x0.shape[0] == 0:
-            raise ValueError(f"fit needs at least one training example, got inputs {x0.shape}")
-        require_finite(x0, "the training inputs")
-        y = self.targets(y, x0.shape[0])
-        groups = _batch_groups(batch_groups, x0.shape[0])
+        if _count(x0) == 0:
+            raise ValueError(
+                f"fit needs at least one training example, got inputs {_shapes_of(x0)}"
+            )
+        _require_finite_all(x0, "the training inputs")
+        n = _count(x0)
+        y = self.targets(y, n)
+        groups = _batch_groups(batch_groups, n)
         if validation_split and validation_data is None:
             if sampler:
                 raise ValueError("validation_split needs an array x; pass validation_data instead")
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
-            cut = int(round(x0.shape[0] * (1.0 - validation_split)))
-            if not 0 < cut < x0.shape[0]:
+            cut = int(round(n * (1.0 - validation_split)))
+            if not 0 < cut < n:
                 raise ValueError(
-                    f"validation_split={validation_split} of {x0.shape[0]} examples leaves "
-                    f"{cut} for training and {x0.shape[0] - cut} for validation; both need one"
+                    f"validation_split={validation_split} of {n} examples leaves "
+                    f"{cut} for training and {n - cut} for validation; both need one"
                 )
-            validation_data = (x0[cut:], y[cut:])
-            x0, y = x0[:cut], y[:cut]
+            validation_data = (_take(x0, slice(cut, None)), _take(y, slice(cut, None)))
+            x0, y = _take(x0, slice(None, cut)), _take(y, slice(None, cut))
             groups = None if groups is None else groups[:cut]
+            n = cut
         validation = None
         if validation_data is not None:
             vx = model.prepare(validation_data[0], "validation inputs")
-            if vx.shape[0] == 0:
+            if _count(vx) == 0:
                 raise ValueError("validation_data holds no examples")
-            require_finite(vx, "the validation inputs")
-            validation = (vx, self.targets(validation_data[1], vx.shape[0]))
+            _require_finite_all(vx, "the validation inputs")
+            validation = (vx, self.targets(validation_data[1], _count(vx)))
         verbose = 1 if verbose == "auto" else int(verbose)
         callbacks = list(callbacks or [])
         if verbose:  # last, as Keras: the epoch line shows what the other callbacks added
             callbacks.append(ProgbarLogger())
-        n = x0.shape[0]
         steps = -(-n // batch_size) if groups is None else None
         self._params = {"epochs": epochs, "steps": steps, "verbose": verbose, "samples": n}
         for cb in callbacks:
@@ -290,11 +388,8 @@ class Trainer:
             logs = self._epoch(epoch, epochs, x0, y, sampler, groups, batch_size, shuffle,
                                callbacks, history)  # fmt: skip
             if validation is not None:
-                val = self.evaluate(*validation, batch_size=batch_size, verbose=0)
-                val = val if isinstance(val, list) else [val]
-                logs["val_loss"] = val[0]
-                if model.metrics:
-                    logs["val_accuracy"] = val[1]
+                val = self.evaluate(*validation, batch_size=batch_size, return_dict=True)
+                logs.update({f"val_{k}": v for k, v in val.items()})
             for cb in callbacks:  # in list order; each may add entries to logs (a val UAR)
                 cb.on_epoch_end(epoch, logs)
             history.append(epoch, logs)  # with what the callbacks added
@@ -308,12 +403,13 @@ class Trainer:
     def _epoch(self, epoch, epochs, x0, y, sampler, groups, batch_size, shuffle, callbacks,
                history):  # fmt: skip
         model = self.model
+        heads = model.heads()
         if epoch == 0 or sampler is None:
             xe = x0
         else:
             xe = model.prepare(sampler(epoch, model.rng))
-            require_finite(xe, f"the training inputs of epoch {epoch + 1}")
-        n = xe.shape[0]
+            _require_finite_all(xe, f"the training inputs of epoch {epoch + 1}")
+        n = _count(xe)
         if groups is None:
             order = model.rng.permutation(n) if shuffle else np.arange(n)
             batches = [order[s : s + batch_size] for s in range(0, n, batch_size)]
@@ -322,21 +418,27 @@ class Trainer:
         self._params["steps"] = len(batches)  # with batch_groups, known only now
         for cb in callbacks:  # LearningRateScheduler sets the epoch's rate here
             cb.on_epoch_begin(epoch, {})
-        total_loss, correct, seen = 0.0, 0, 0
+        total_loss, seen = 0.0, 0
+        losses, corrects = [0.0] * len(heads), [0] * len(heads)
         for step, idx in enumerate(batches):
+            yb = _take(y, idx)
             loss, out = model.train_on_batch(
-                xe[idx], y[idx]
+                _take(xe, idx), yb
             )  # the model's: a subclass may override
             if not math.isfinite(loss):
                 self._diverged(f"the loss is {loss}", epoch, epochs, step, batches, history)
             self._first_loss = loss if self._first_loss is None else self._first_loss
             total_loss += loss * len(idx)
-            correct += self.correct(out, y[idx])
+            outs, ys = (out, yb) if len(heads) > 1 else ([out], [yb])
+            head_losses = self.head_losses
+            for k in range(len(heads)):
+                corrects[k] += self.correct(outs[k], ys[k])
+                losses[k] += head_losses[k] * len(idx) if len(heads) > 1 else 0.0
             seen += len(idx)
-            batch_logs = self._logs(total_loss / seen, correct / seen)
+            batch_logs = self._logs(losses, corrects, seen, total_loss)
             for cb in callbacks:
                 cb.on_batch_end(step, batch_logs)
-        logs = self._logs(total_loss / n, correct / n)
+        logs = self._logs(losses, corrects, n, total_loss)
         bad = _non_finite_weight(model)
         if bad:  # the last update of the epoch made them so; the next loss would be NaN
             self._diverged(bad, epoch, epochs, len(batches) - 1, batches, history)
@@ -365,49 +467,72 @@ class Trainer:
         )
 
     # ---- evaluate / predict -----------------------------------------------------------------
-    def evaluate(self, x, y, batch_size=32, verbose=0):
-        """Mean loss (and accuracy) on (x, y), without training; a list when metrics are set."""
+    def evaluate(self, x, y, batch_size=32, verbose=0, *, return_dict=False):
+        """Mean loss (and accuracy) on (x, y), without training.
+
+        One head: the loss, or [loss, accuracy] with metrics (as before). Several: Keras's
+        list [total loss, each output's loss, each output's accuracy]. ``return_dict``: the
+        logs by name instead ("loss", "accuracy", "<output>_loss", ...).
+        """
         model = self.model
+        heads = model.heads()
         self.require_compiled()
         batch_size = at_least_one(batch_size, "evaluate: batch_size")
         x = model.prepare(x)
-        if x.shape[0] == 0:
-            raise ValueError(f"evaluate needs at least one example, got inputs {x.shape}")
-        require_finite(x, "the inputs")
-        y = self.targets(y, x.shape[0])
-        total, correct = 0.0, 0
-        for start in range(0, x.shape[0], batch_size):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        n = _count(x)
+        if n == 0:
+            raise ValueError(f"evaluate needs at least one example, got inputs {_shapes_of(x)}")
+        _require_finite_all(x, "the inputs")
+        y = self.targets(y, n)
+        total = 0.0
+        losses, corrects = [0.0] * len(heads), [0] * len(heads)
+        for start in range(0, n, batch_size):
+            rows = slice(start, start + batch_size)
+            xb, yb = _take(x, rows), _take(y, rows)
             with backend.model_threads():
                 out = model.forward(xb, training=False)
-            loss, _ = loss_and_grad(model, out, yb)
+            outs, ys = (_listed(out), yb) if len(heads) > 1 else ([out], [yb])
+            size = _count(xb)
+            for k, h in enumerate(heads):
+                loss, _ = loss_and_grad(model, outs[k], ys[k], head=k)
+                losses[k] += loss * size
+                total += h.weight * loss * size
+                corrects[k] += self.correct(outs[k], ys[k])
             for layer in model.layers:
                 layer._clear_cache()
-            total += loss * len(xb)
-            correct += self.correct(out, yb)
         penalty = sum(layer.regularization_loss() for layer in model.layers)
-        loss = total / x.shape[0] + penalty
-        result = [float(loss), correct / x.shape[0]] if model.metrics else float(loss)
+        logs = self._logs(losses, corrects, n, total, penalty)
         if verbose:
-            names = ["loss", "accuracy"][: np.size(result)]
-            values = np.atleast_1d(result)
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in zip(names, values, strict=True)))
-        return result
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values if len(values) > 1 else values[0]
 
-    def predict(self, x, batch_size=32, verbose=0) -> np.ndarray:
-        """The model's outputs, batch by batch; an empty batch gives (0,) + the output shape."""
+    def predict(self, x, batch_size=32, verbose=0):
+        """The model's outputs, batch by batch (a list of arrays for several outputs); an
+        empty batch gives (0,) + the output shape."""
         model = self.model
+        heads = model.heads()
         batch_size = at_least_one(batch_size, "predict: batch_size")
         x = model.prepare(x)
-        if x.shape[0] == 0:
-            return np.empty((0, *model.layers[-1].output_shape), dtype=model.dtype)
+        n = _count(x)
+        if n == 0:
+            empty = [np.empty((0, *h.layer.output_shape), dtype=model.dtype) for h in heads]
+            return empty if len(heads) > 1 else empty[0]
         outs = []
-        for start in range(0, x.shape[0], batch_size):
+        for start in range(0, n, batch_size):
             with backend.model_threads():
-                outs.append(model.forward(x[start : start + batch_size], training=False))
+                out = model.forward(_take(x, slice(start, start + batch_size)), training=False)
+            outs.append(_listed(out) if len(heads) > 1 else [out])
             for layer in model.layers:
                 layer._clear_cache()
-        return np.concatenate(outs, axis=0)
+        joined = [np.concatenate([o[k] for o in outs], axis=0) for k in range(len(heads))]
+        return joined if len(heads) > 1 else joined[0]
+
+
+def _shapes_of(x):
+    return [a.shape for a in x] if isinstance(x, list) else x.shape
 
 
 def _non_finite_weight(model) -> str | None:

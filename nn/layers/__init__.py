@@ -1,14 +1,16 @@
 """Keras-like layers: Dense, Conv2D, Conv1D, MaxPooling2D, AveragePooling2D,
 GlobalAveragePooling2D, Flatten, Dropout, Activation; SimpleRNN, SeedRNN, LSTM, GRU,
 Bidirectional; Masking, GlobalAveragePooling1D, StatisticsPooling1D, AttentionPooling1D;
-BatchNormalization. Each holds ``params`` and ``grads`` (and ``state``,
-non-trainable) and calls ``nn.functional`` / ``nn.kernels`` through ``nn.backend``."""
+BatchNormalization; Concatenate and Add (joins of a functional model). Each holds
+``params`` and ``grads`` (and ``state``, non-trainable) and calls ``nn.functional`` /
+``nn.kernels`` through ``nn.backend``."""
 
 from nn.layers.base import Layer
 from nn.layers.bidirectional import Bidirectional
 from nn.layers.conv import Conv1D, Conv2D
 from nn.layers.core import Activation, Dropout, Flatten
 from nn.layers.dense import Dense
+from nn.layers.merge import Add, Concatenate
 from nn.layers.normalization import BatchNormalization
 from nn.layers.pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from nn.layers.recurrent import GRU, LSTM, SeedRNN, SimpleRNN
@@ -40,6 +42,8 @@ __all__ = [
     "StatisticsPooling1D",
     "AttentionPooling1D",
     "BatchNormalization",
+    "Concatenate",
+    "Add",
 ]
 
 LAYER_CLASSES = {
@@ -64,5 +68,7 @@ LAYER_CLASSES = {
         StatisticsPooling1D,
         AttentionPooling1D,
         BatchNormalization,
+        Concatenate,
+        Add,
     )
 }

@@ -23,11 +23,13 @@ import contextlib
 import math
 import numbers
 import threading
+import zlib
 
 import numpy as np
 
 from nn import backend, initializers
 from nn.functional.activations import ACTIVATIONS
+from nn.graph import is_symbolic, layer_name, symbolic_call
 
 __all__ = ["Layer", "ParameterBudgetError", "parameter_budget", "positive_int"]
 
@@ -172,11 +174,36 @@ class Layer:
         self.zero_grad()
         return self
 
+    # ---- calling a layer, as Keras ----------------------------------------------------------
+    def __call__(self, inputs, *args, **kwargs):
+        """``layer(tensor)`` records a call in a functional model (``nn.graph``);
+        ``layer(array)`` runs the layer on the array now (``forward``). Either way the layer
+        is built on its first call, from the shape of what it is called on: the initial
+        weights then follow from the layer's name, so the same program builds the same
+        weights (give ``Sequential(seed=...)`` or ``Model`` layers their names to choose).
+        """
+        if is_symbolic(inputs):
+            if args or kwargs:
+                raise TypeError(
+                    f"layer {self.name!r}: arguments {sorted(kwargs) or args} are given when "
+                    "the model runs (model.fit / predict), not when it is built"
+                )
+            return symbolic_call(self, inputs)
+        x = np.asarray(inputs)
+        if not self.built:
+            if self.name is None:
+                self.name = layer_name(self)
+            dtype = x.dtype if x.dtype == np.float64 else np.dtype("float32")
+            self.build(x.shape[1:], np.random.default_rng(zlib.crc32(self.name.encode())), dtype)
+        return self.forward(x.astype(self.dtype, copy=False), *args, **kwargs)
+
     # ---- forward and backward -----------------------------------------------------------
     def _check_input(self, x):
         if not self.built:
             raise RuntimeError(
-                f"layer {self.name!r} is not built; add it to a model with an input_shape"
+                f"layer {self.name!r} ({type(self).__name__}) is not built: call it on the "
+                "data, layer(x), which builds it from x's shape; or build(input_shape, rng) it; "
+                "or add it to a model"
             )
         if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
             expected = "(None, " + ", ".join(map(str, self.input_shape)) + ")"

@@ -242,7 +242,7 @@ EDITS = {
     "architecture is a list": (_set(["architecture"], []), "architecture is a list"),
     "architecture class": (
         _set(["architecture", "class"], "Functional"),
-        "is not one of this library's models (Sequential)",
+        "is not one of this library's models (Model, Sequential)",
     ),
     "layers are missing": (_drop(["architecture", "layers"]), "has no 'layers'"),
     "layers are empty": (_set(["architecture", "layers"], []), "list of 1 to 1000 layers"),
