@@ -75,6 +75,9 @@ VARIANTS = {
     "full-speed": lambda: _recipe(
         "full-speed", RECIPES["cnn1d-spk"], augment=("speed",), epochs=17
     ),
+    "full-specaugment": lambda: _recipe(
+        "full-specaugment", RECIPES["cnn1d-spk"], augment=("specaugment",)
+    ),
 }
 
 

@@ -104,7 +104,12 @@ It lets a small mismatch be reported exactly ("has shape (5,), the layer needs (
 layers are compared one at a time, so at most one layer ever overshoots, by at most this."""
 
 _ARRAY_MEMBER = re.compile(r"(weights|state)/(\d+)/(.+)\.npy")
-_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy", "mse")
+_LOSSES = (
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "binary_crossentropy",
+    "mse",
+)
 _OPTIMIZERS = ("Adam", "SGD", "RMSprop")
 # what a hostile description can make a constructor, a builder or a parser raise
 _INVALID = (
@@ -780,6 +785,9 @@ def load_model(path):
     order and the limits). The model's ``source_path`` is set to ``path``.
     """
     path = Path(path)
+    if not path.exists() and path.suffix != ".npz":  # save_model("m.keras") wrote m.keras.npz
+        written = path.with_suffix(path.suffix + ".npz")
+        path = written if written.exists() else path
     reader = _Reader(path)
     if not path.exists():
         reader.fail("no such model file")

@@ -47,21 +47,28 @@ __all__ = [
 ]
 
 LOSSES = {
-    # name: (forward(prediction, y) -> (loss, cache), backward(1.0, cache), from logits)
+    # name: (forward(prediction, y) -> (loss, cache), backward(1.0, cache), the output
+    #        activation it is fused with: computed from that layer's pre-activation)
     "categorical_crossentropy": (
         L.softmax_cross_entropy_forward,
         L.softmax_cross_entropy_backward,
-        True,
+        "softmax",
     ),
     "sparse_categorical_crossentropy": (
         L.sparse_softmax_cross_entropy_forward,
         L.sparse_softmax_cross_entropy_backward,
-        True,
+        "softmax",
     ),
-    "mse": (L.mse_forward, L.mse_backward, False),
+    "binary_crossentropy": (
+        L.sigmoid_cross_entropy_forward,
+        L.sigmoid_cross_entropy_backward,
+        "sigmoid",
+    ),
+    "mse": (L.mse_forward, L.mse_backward, None),
 }
-"""The losses ``compile`` accepts. A cross-entropy is computed from logits: the last layer's
-pre-activation when it is a softmax (fused), else its output taken as logits."""
+"""The losses ``compile`` accepts. A cross-entropy is computed from logits: the output
+layer's pre-activation when its activation is the one named here (fused: a softmax for the
+categorical losses, a sigmoid for the binary one), else its output taken as logits."""
 
 DIVERGENCE_FACTOR = 1e3
 """An epoch's mean training loss this many times the first batch's gets a warning."""
@@ -108,12 +115,13 @@ class Head:
 
     @property
     def fused(self) -> bool:
-        """Whether the loss is computed from the head's pre-activation (softmax + CE)."""
+        """Whether the loss is computed from the head's pre-activation (softmax + CE,
+        sigmoid + BCE)."""
         return (
             self.fusable
             and self.loss is not None
-            and LOSSES[self.loss][2]
-            and self.layer.activation == "softmax"
+            and LOSSES[self.loss][2] is not None
+            and self.layer.activation == LOSSES[self.loss][2]
         )
 
 
@@ -270,6 +278,10 @@ class Trainer:
             raise ValueError(f"{where}{head.loss} needs targets shaped (N, {k}), got {y.shape}")
         y = y.astype(model.dtype)
         require_finite(y, "the targets")
+        if head.loss == "binary_crossentropy" and y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(
+                f"{where}binary_crossentropy needs targets in [0, 1], got {y.min()} .. {y.max()}"
+            )
         return y
 
     @staticmethod
@@ -299,7 +311,11 @@ class Trainer:
         return labels
 
     @staticmethod
-    def correct(out, y) -> int:
+    def correct(out, y, loss=None) -> float:
+        """Examples predicted right: the arg-max class; for binary_crossentropy, the share of
+        the K outputs on the right side of 0.5 (Keras's binary accuracy), summed over rows."""
+        if loss == "binary_crossentropy":
+            return float(np.mean((out > 0.5) == (y > 0.5), axis=1).sum())
         truth = y if y.ndim == 1 else y.argmax(axis=1)
         return int(np.sum(out.argmax(axis=1) == truth))
 
@@ -432,7 +448,7 @@ class Trainer:
             outs, ys = (out, yb) if len(heads) > 1 else ([out], [yb])
             head_losses = self.head_losses
             for k in range(len(heads)):
-                corrects[k] += self.correct(outs[k], ys[k])
+                corrects[k] += self.correct(outs[k], ys[k], heads[k].loss)
                 losses[k] += head_losses[k] * len(idx) if len(heads) > 1 else 0.0
             seen += len(idx)
             batch_logs = self._logs(losses, corrects, seen, total_loss)
@@ -497,7 +513,7 @@ class Trainer:
                 loss, _ = loss_and_grad(model, outs[k], ys[k], head=k)
                 losses[k] += loss * size
                 total += h.weight * loss * size
-                corrects[k] += self.correct(outs[k], ys[k])
+                corrects[k] += self.correct(outs[k], ys[k], heads[k].loss)
             for layer in model.layers:
                 layer._clear_cache()
         penalty = sum(layer.regularization_loss() for layer in model.layers)

@@ -18,6 +18,8 @@ __all__ = [
     "sparse_softmax_cross_entropy_backward",
     "mse_forward",
     "mse_backward",
+    "sigmoid_cross_entropy_forward",
+    "sigmoid_cross_entropy_backward",
 ]
 
 
@@ -77,3 +79,26 @@ def mse_forward(pred, target):
 def mse_backward(dloss, diff):
     """dL/dpred = 2 (pred - target) / (number of elements)."""
     return dloss * 2.0 * diff / diff.size
+
+
+def sigmoid_cross_entropy_forward(logits, target):
+    """Binary cross-entropy from logits, averaged over every element (as Keras
+    "binary_crossentropy": the mean over the K outputs, then over the batch)::
+
+        L = mean over n, k of  -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))]
+          = mean of  max(z, 0) - z y + log(1 + exp(-|z|))          (eq. BCE)
+
+    The second form never takes the log of 0 (a confident wrong answer gives a large finite
+    loss). Parameters: logits (N, K); target (N, K) in [0, 1]. Returns (L, cache).
+    """
+    if logits.shape != target.shape:
+        raise ValueError(f"logits {logits.shape} and targets {target.shape} differ")
+    loss = np.maximum(logits, 0) - logits * target + np.log1p(np.exp(-np.abs(logits)))
+    p = 0.5 * (1.0 + np.tanh(0.5 * logits))  # sigmoid(z), without overflow
+    return float(np.mean(loss)), (p, target)
+
+
+def sigmoid_cross_entropy_backward(dloss, cache):
+    """dL/dz = (sigmoid(z) - y) / (number of elements)   (eq. BCE-b)."""
+    p, y = cache
+    return dloss * (p - y) / p.size

@@ -96,6 +96,12 @@ class Layer:
                 f"{sorted(a for a in ACTIVATIONS if a)}"
             )
         self.activation = activation
+        if input_shape is not None and any(d is None for d in input_shape):
+            raise ValueError(
+                f"{type(self).__name__}(input_shape={tuple(input_shape)}): a dimension of None "
+                "(a varying length) is not supported; pad the sequences to one length and "
+                "mask them (nn.layers.Masking, docs/rnn.md)"
+            )
         self.input_shape = None if input_shape is None else tuple(int(d) for d in input_shape)
         self.name = name
         self.dtype = np.dtype(dtype) if dtype is not None else None
@@ -191,11 +197,40 @@ class Layer:
             return symbolic_call(self, inputs)
         x = np.asarray(inputs)
         if not self.built:
-            if self.name is None:
-                self.name = layer_name(self)
-            dtype = x.dtype if x.dtype == np.float64 else np.dtype("float32")
-            self.build(x.shape[1:], np.random.default_rng(zlib.crc32(self.name.encode())), dtype)
+            self._build_for(x, x.shape[1:])
         return self.forward(x.astype(self.dtype, copy=False), *args, **kwargs)
+
+    def _build_for(self, x, input_shape=None):
+        """Build from ``input_shape`` (or the one given to the constructor) with weights that
+        follow from the layer's name; float64 data gives a float64 layer, else float32."""
+        if self.name is None:
+            self.name = layer_name(self)
+        dtype = x.dtype if np.asarray(x).dtype == np.float64 else np.dtype("float32")
+        rng = np.random.default_rng(zlib.crc32(self.name.encode()))
+        self.build(self.input_shape if input_shape is None else input_shape, rng, dtype)
+
+    # ---- weights, as Keras ----------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the trainable weights, then the non-trainable state (Keras's order)."""
+        return [p.copy() for p in self.params.values()] + [s.copy() for s in self.state.values()]
+
+    def set_weights(self, weights) -> None:
+        """Replace the weights with arrays of the same shapes, in ``get_weights``'s order."""
+        weights = list(weights)
+        targets = [*self.params.items(), *self.state.items()]
+        if len(weights) != len(targets):
+            raise ValueError(
+                f"layer {self.name!r} has {len(targets)} weight arrays "
+                f"({', '.join(k for k, _ in targets)}); got {len(weights)}"
+            )
+        for (key, current), new in zip(targets, weights, strict=True):
+            new = np.asarray(new)
+            if new.shape != current.shape:
+                raise ValueError(
+                    f"layer {self.name!r}: weight {key!r} is shaped {current.shape}, "
+                    f"got {new.shape}"
+                )
+            current[...] = new
 
     # ---- forward and backward -----------------------------------------------------------
     def _check_input(self, x):
@@ -220,6 +255,8 @@ class Layer:
         further arguments a layer's ``_forward`` takes (a recurrent layer's
         ``initial_state``), passed as arguments, never kept on the object.
         """
+        if not self.built and self.input_shape is not None:  # Keras builds on first use
+            self._build_for(x)
         self._check_input(x)
         self._mask = self._accept_mask(x, mask)
         z, self._cache = self._forward(x, training, **inputs)
