@@ -75,6 +75,9 @@ VARIANTS = {
     "full-speed": lambda: _recipe(
         "full-speed", RECIPES["cnn1d-spk"], augment=("speed",), epochs=17
     ),
+    # multi-task learning (S2.5): a gender head, and an adversarial speaker head (DANN)
+    "mtl-gender": lambda: RECIPES["cnn1d-spk-mtl"],
+    "adv-speaker": lambda: RECIPES["cnn1d-spk-adv"],
     "full-specaugment": lambda: _recipe(
         "full-specaugment", RECIPES["cnn1d-spk"], augment=("specaugment",)
     ),

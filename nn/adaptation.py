@@ -40,7 +40,27 @@ from nn.layers.normalization import BatchNormalization
 __all__ = ["adapt_batchnorm", "restore_batchnorm", "adapted_batchnorm", "input_statistics"]
 
 
+def _require_chain(model) -> None:
+    """AdaBN runs the layers one after the other: a functional model must be a chain (each
+    layer called once, on the output of the one before; a two-head model's emotion part is)."""
+    nodes = getattr(model, "nodes", None)
+    if nodes is None:
+        return
+    chain = len(nodes) == len(model.layers) and all(
+        len(node.inputs) == 1
+        and (node.inputs[0].node is None if k == 0 else node.inputs[0].node is nodes[k - 1])
+        for k, node in enumerate(nodes)
+    )
+    if not chain:
+        raise ValueError(
+            f"model {model.name!r} is not a chain of layers: adapt_batchnorm runs the layers in "
+            "order; adapt the chain that holds the BatchNormalization layers (e.g. a "
+            "Model(inputs, one_output) over the same layers)"
+        )
+
+
 def _batchnorm_layers(model) -> list[int]:
+    _require_chain(model)
     found = [i for i, layer in enumerate(model.layers) if isinstance(layer, BatchNormalization)]
     if not found:
         raise ValueError(

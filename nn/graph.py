@@ -16,6 +16,7 @@ docs/graphs.md).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import zlib
 
@@ -28,10 +29,31 @@ __all__ = [
     "is_symbolic",
     "symbolic_call",
     "layer_name",
+    "initial_seed",
+    "weight_rng",
     "topological_nodes",
 ]
 
 _names = itertools.count()  # "input", "input_1", ...: names of inputs made without one
+_seed: list[int] = []  # the seed of the innermost ``initial_seed`` block, if any
+
+
+@contextlib.contextmanager
+def initial_seed(seed: int):
+    """Inside, a layer built by its first call takes its initial weights from
+    (seed, its name) instead of its name alone: the same graph built with another seed
+    starts from other weights, as ``Sequential(seed=...)`` does."""
+    _seed.append(int(seed))
+    try:
+        yield
+    finally:
+        _seed.pop()
+
+
+def weight_rng(name: str) -> np.random.Generator:
+    """The generator of a layer's initial weights: from its name (and the current seed)."""
+    key = zlib.crc32(name.encode())
+    return np.random.default_rng([_seed[-1], key] if _seed else key)
 
 
 class SymbolicTensor:
@@ -115,8 +137,7 @@ def symbolic_call(layer, inputs) -> SymbolicTensor:
     dtype = tensors[0].dtype
     if not layer.built:
         # the initial weights follow from the layer's name: the same program, the same model
-        rng = np.random.default_rng(zlib.crc32(layer.name.encode()))
-        layer.build(shapes if merge else shapes[0], rng, dtype=dtype)
+        layer.build(shapes if merge else shapes[0], weight_rng(layer.name), dtype=dtype)
     else:
         expected = layer.input_shapes if merge else [layer.input_shape]
         if [tuple(s) for s in shapes] != [tuple(s) for s in expected]:

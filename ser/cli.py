@@ -29,7 +29,16 @@ from ser.progress import progress_printer  # no numpy behind it: the CLI still s
 
 # the keys of ser.recipes.RECIPES, written out so that building the parser imports no Numba
 # (tests/ser/test_cli_models.py checks that the two agree)
-MODELS = ("cnn", "lstm", "gru", "seed-rnn", "bilstm-attention", "cnn1d-spk")
+MODELS = (
+    "cnn",
+    "lstm",
+    "gru",
+    "seed-rnn",
+    "bilstm-attention",
+    "cnn1d-spk",
+    "cnn1d-spk-mtl",
+    "cnn1d-spk-adv",
+)
 FEATURES = ("mfcc", "logmel")
 AUGMENTATIONS = ("specaugment", "speed", "noise")  # ser.recipes.AUGMENTATIONS, as MODELS
 MIN_SR, MAX_SR = 1000, 768000  # the sample rates ser synth writes (features.audio reads)

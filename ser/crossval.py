@@ -34,6 +34,7 @@ from ser.corpus import Corpus
 from ser.corpus.splits import pick_validation_speakers, speaker_folds
 from ser.experiment import (
     Scores,
+    auxiliary_labels,
     feature_config,
     feature_sets,
     fit_recipe,
@@ -192,6 +193,7 @@ class _Network:
     def predict(self, plan):
         """(predictions, epochs trained, predictions of each test file heard alone or None)."""
         sets = self._sets(plan)
+        train = [*plan.train, *(c for u in plan.train for c in self.copies.get(u, ()))]
         model, history = fit_recipe(
             self.recipe,
             sets["train"],
@@ -200,6 +202,7 @@ class _Network:
             config=feature_config(self.recipe),
             seed=self.seed,
             verbose=0,
+            auxiliary=auxiliary_labels(self.recipe, train),
         )
         probs = predict_proba(model, sets["test"], adapt=self.recipe.adapt_batchnorm)
         if not np.all(np.isfinite(probs)):

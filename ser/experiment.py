@@ -152,18 +152,59 @@ def _steps_per_epoch(recipe, train: FeatureSet) -> int:
 
 class ValidationUAR(Callback):
     """Adds "val_uar", the UAR on the validation speakers as the model will be tested
-    (every crop, AdaBN per speaker when the recipe adapts), to every epoch's logs."""
+    (every crop, AdaBN per speaker when the recipe adapts), to every epoch's logs.
+    ``scorer``: the model that is tested, when it is not the one trained (the emotion part
+    of a multi-task model)."""
 
-    def __init__(self, data: FeatureSet, n_classes: int, adapt: bool):
-        self.data, self.n_classes, self.adapt = data, n_classes, adapt
+    def __init__(self, data: FeatureSet, n_classes: int, adapt: bool, scorer=None):
+        self.data, self.n_classes, self.adapt, self.scorer = data, n_classes, adapt, scorer
 
     def on_epoch_end(self, epoch, logs):
-        probs = predict_proba(self.model, self.data, adapt=self.adapt)
+        probs = predict_proba(self.scorer or self.model, self.data, adapt=self.adapt)
         logs["val_uar"] = uar(self.data.labels, probs.argmax(axis=1), n_classes=self.n_classes)
 
 
+def auxiliary_labels(recipe, utterances):
+    """(class index of each training utterance, number of classes) for the recipe's
+    auxiliary task, or None for a recipe without one. "gender": female 0, male 1, as the
+    corpus records the speaker's sex; "speaker": the training speakers in sorted order. A
+    corpus that does not record what the task needs is a clear error."""
+    if not recipe.auxiliary:
+        return None
+    if recipe.auxiliary == "speaker":
+        classes = tuple(sorted({u.speaker for u in utterances}))
+        values = [u.speaker for u in utterances]
+        task = "which training speaker is speaking"
+    else:
+        classes = ("female", "male")
+        values = [u.fields.get("sex") for u in utterances]
+        unknown = sorted({u.speaker for u, v in zip(utterances, values, strict=True)
+                          if v not in classes})  # fmt: skip
+        if unknown:
+            raise ValueError(
+                f"recipe {recipe.name!r} learns the speaker's gender beside emotion, but the "
+                f"sex of speaker(s) {', '.join(unknown[:5])} is not recorded as one of {classes}"
+            )
+        task = "the speaker's gender"
+    index = np.array([classes.index(v) for v in values], dtype=np.int64)
+    if len(set(index.tolist())) < 2:
+        raise ValueError(
+            f"recipe {recipe.name!r} learns {task} beside emotion, but every training "
+            f"utterance is of one class ({classes[index[0]]}): nothing to learn"
+        )
+    return index, len(classes)
+
+
 def fit_recipe(
-    recipe, train: FeatureSet, validation: FeatureSet | None, *, labels, config, seed=0, verbose=1
+    recipe,
+    train: FeatureSet,
+    validation: FeatureSet | None,
+    *,
+    labels,
+    config,
+    seed=0,
+    verbose=1,
+    auxiliary=None,
 ):
     """Build the recipe's network and train it on ``train``; returns (model, History).
 
@@ -171,17 +212,38 @@ def fit_recipe(
     recipe that adapts to speakers, a validation UAR) after each epoch, and, with
     ``early_stopping``, to keep the weights of the epoch with the best validation UAR. The
     test speakers are never seen here.
+
+    A multi-task recipe (``recipe.auxiliary``) trains its two heads jointly, with
+    ``auxiliary`` ((labels, n classes) from ``auxiliary_labels`` of the training
+    utterances) as the second head's targets, and returns the emotion part (the same
+    layers, one output).
     """
     k = len(labels)
-    model = recipes.build(recipe, k, config=config, seed=seed)
+    if recipe.auxiliary and (auxiliary is None or len(auxiliary[0]) != len(train)):
+        raise ValueError(f"recipe {recipe.name!r} needs one auxiliary label per training utterance")
+    n_aux = auxiliary[1] if recipe.auxiliary else 2
+    model = recipes.build(recipe, k, config=config, seed=seed, n_auxiliary=n_aux)
     steps = _steps_per_epoch(recipe, train) * recipe.epochs
-    model.compile(
-        optimizer=recipe.optimizer(steps), loss="categorical_crossentropy", metrics=["accuracy"]
-    )
+    optimizer = recipe.optimizer(steps)
+    targets = train.onehot(k)
+    net = model
+    if recipe.auxiliary:
+        net = recipes.emotion_model(model)
+        model.compile(
+            optimizer,
+            loss="categorical_crossentropy",
+            loss_weights={"emotion": 1.0, "auxiliary": recipe.auxiliary_weight},
+            metrics={"emotion": ["accuracy"], "auxiliary": ["accuracy"]},
+        )
+        targets = {"emotion": targets, "auxiliary": np.eye(n_aux, dtype=np.float32)[auxiliary[0]]}
+    else:
+        model.compile(optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
     callbacks, extra = [], {}
-    if validation is not None and (recipe.early_stopping or recipe.adapt_batchnorm):
+    if validation is not None and (
+        recipe.early_stopping or recipe.adapt_batchnorm or recipe.auxiliary
+    ):
         # the validation speakers scored as the test speakers will be: every crop, AdaBN
-        callbacks.append(ValidationUAR(validation, k, recipe.adapt_batchnorm))
+        callbacks.append(ValidationUAR(validation, k, recipe.adapt_batchnorm, scorer=net))
         if recipe.early_stopping:
             callbacks.append(
                 EarlyStopping(
@@ -192,7 +254,7 @@ def fit_recipe(
         extra["validation_data"] = (validation.tensor(), validation.onehot(k))
     history = model.fit(
         train.sampler(_augmenter(recipe)),
-        train.onehot(k),
+        targets,
         epochs=recipe.epochs,
         batch_size=recipe.batch_size,
         verbose=verbose,
@@ -200,7 +262,8 @@ def fit_recipe(
         batch_groups=np.array(train.speakers) if recipe.speaker_batches else None,
         **extra,
     )
-    return model, history
+    net.history = history
+    return net, history
 
 
 def describe(recipe, *, labels, config, cmvn, corpus, speakers, seed) -> dict:
@@ -285,6 +348,7 @@ def train(
         config=config,
         seed=seed,
         verbose=verbose,
+        auxiliary=auxiliary_labels(recipe, parts["train"]),
     )
     t_train = time.perf_counter() - t0
     net.metadata = describe(

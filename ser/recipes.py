@@ -26,6 +26,7 @@ from nn.layers import (
     Dense,
     Dropout,
     Flatten,
+    GradientReversal,
     Masking,
     MaxPooling2D,
     SeedRNN,
@@ -43,12 +44,17 @@ __all__ = [
     "seed_rnn_classifier",
     "bilstm_attention",
     "cnn1d_speaker_bn",
+    "cnn1d_speaker_bn_multitask",
+    "emotion_model",
+    "AUXILIARY_TASKS",
     "RECIPES",
     "AUGMENTATIONS",
     "get",
     "build",
 ]
 
+AUXILIARY_TASKS = ("gender", "speaker")
+"""What a multi-task recipe can learn beside emotion (``Recipe.auxiliary``)."""
 AUGMENTATIONS = ("specaugment", "speed", "noise")
 SCHEDULES = ("constant", "cosine")
 
@@ -85,6 +91,16 @@ class Recipe:
         Keep the weights of the epoch with the best UAR on the validation speakers.
     feature_config : dict
         Overrides of ``features.MFCCConfig`` (e.g. ``{"n_mels": 64}``).
+    auxiliary : {"gender", "speaker"} or None
+        Multi-task learning (S2.5): the builder makes a two-head ``nn.Model`` (emotion and
+        this task, from one trunk), trained jointly; the emotion part alone is kept, saved
+        and tested. "gender": the speaker's recorded sex (RAVDESS, EMO-DB, the built-in
+        corpus); "speaker": which of the training speakers is speaking.
+    auxiliary_weight : float
+        The auxiliary loss's weight in the total (the emotion loss has weight 1).
+    reverse_gradient : bool
+        A ``GradientReversal`` before the auxiliary head (domain-adversarial training): the
+        trunk learns to *remove* what that head recognises.
     """
 
     name: str
@@ -101,6 +117,9 @@ class Recipe:
     adapt_batchnorm: bool = False
     early_stopping: bool = False
     feature_config: dict = field(default_factory=dict)
+    auxiliary: str | None = None
+    auxiliary_weight: float = 0.3
+    reverse_gradient: bool = False
 
     def __post_init__(self):
         checks = [
@@ -114,6 +133,14 @@ class Recipe:
             (
                 all(a in AUGMENTATIONS for a in self.augment),
                 f"unknown augmentation in {list(self.augment)}; choose from {AUGMENTATIONS}",
+            ),
+            (
+                self.auxiliary in (None, *AUXILIARY_TASKS),
+                f"unknown auxiliary task {self.auxiliary!r}; choose from {AUXILIARY_TASKS}",
+            ),
+            (
+                0.0 <= self.auxiliary_weight < float("inf"),
+                f"the auxiliary weight must be >= 0, got {self.auxiliary_weight}",
             ),
         ]
         for ok, message in checks:
@@ -263,6 +290,54 @@ def cnn1d_speaker_bn(
     return model
 
 
+def cnn1d_speaker_bn_multitask(
+    n_classes: int = 3,
+    *,
+    input_shape=(128, 128),
+    n_auxiliary: int = 2,
+    reverse_gradient: bool = False,
+    filters: int = 96,
+    dropout: float = 0.5,
+    seed: int = 0,
+):
+    """``cnn1d_speaker_bn``'s network with a second head: multi-task learning (S2.5).
+
+        frames -> [the trunk of cnn1d_speaker_bn, up to its Dropout] -> h
+        h -> Dense(n_classes, softmax)  "emotion"
+        h -> Dense(n_auxiliary, softmax) "auxiliary"     (h forks: eq. G-fork)
+        with reverse_gradient: h -> GradientReversal -> the auxiliary head (eq. GRL)
+
+    Returns the two-head ``nn.Model``; ``emotion_model(model)`` is its emotion part (the same
+    layers: a chain, which AdaBN adapts and ``ser`` saves).
+    """
+    from nn import Input, Model
+    from nn.graph import initial_seed
+
+    with initial_seed(seed):
+        frames = Input(tuple(input_shape), name="frames")
+        h = Conv1D(filters, 5, padding="same", use_bias=False, name="conv1")(frames)
+        h = Activation("relu", name="relu1")(BatchNormalization(momentum=0.9, name="bn1")(h))
+        for k, dilation in ((2, 1), (3, 2)):
+            h = Conv1D(filters, 3, padding="same", dilation_rate=dilation, use_bias=False,
+                       name=f"conv{k}")(h)  # fmt: skip
+            h = BatchNormalization(momentum=0.9, name=f"bn{k}")(h)
+            h = Activation("relu", name=f"relu{k}")(h)
+        h = StatisticsPooling1D(name="stats")(h)
+        h = Dropout(dropout, name="dropout")(BatchNormalization(momentum=0.9, name="bn4")(h))
+        emotion = Dense(n_classes, activation="softmax", name="emotion")(h)
+        if reverse_gradient:
+            h = GradientReversal(1.0, name="reversal")(h)
+        auxiliary = Dense(n_auxiliary, activation="softmax", name="auxiliary")(h)
+    return Model(frames, [emotion, auxiliary], name="cnn1d_speaker_bn_multitask", seed=seed)
+
+
+def emotion_model(model):
+    """The emotion part of a two-head model: the same layers, one output."""
+    from nn import Model
+
+    return Model(model.inputs[0], model.outputs[0], name=model.name, seed=model.seed)
+
+
 _SEQUENCE = InputSpec(layout="sequence", deltas=2)
 
 RECIPES = {
@@ -326,6 +401,23 @@ RECIPES = {
         feature_config={"n_mels": 64},
     ),
 }
+RECIPES["cnn1d-spk-mtl"] = dataclasses.replace(
+    RECIPES["cnn1d-spk"],
+    name="cnn1d-spk-mtl",
+    builder=cnn1d_speaker_bn_multitask,
+    summary="cnn1d-spk with a second head for the speaker's gender, trained jointly (S2.5)",
+    auxiliary="gender",
+    auxiliary_weight=0.3,
+)
+RECIPES["cnn1d-spk-adv"] = dataclasses.replace(
+    RECIPES["cnn1d-spk"],
+    name="cnn1d-spk-adv",
+    builder=cnn1d_speaker_bn_multitask,
+    summary="cnn1d-spk with an adversarial speaker head behind a gradient reversal (DANN)",
+    auxiliary="speaker",
+    auxiliary_weight=0.1,
+    reverse_gradient=True,
+)
 """name -> Recipe. "cnn" is the document's; "cnn1d-spk" the recipe for real speech."""
 
 
@@ -342,12 +434,23 @@ def input_width(recipe: Recipe, config) -> int:
     return base * (1 + recipe.inputs.deltas)
 
 
-def build(recipe: Recipe | str, n_classes: int, *, config=None, seed: int = 0) -> Sequential:
-    """The network of ``recipe`` for ``n_classes`` and the features of ``config``."""
+def build(
+    recipe: Recipe | str, n_classes: int, *, config=None, seed: int = 0, n_auxiliary: int = 2
+) -> Sequential:
+    """The network of ``recipe`` for ``n_classes`` and the features of ``config`` (and
+    ``n_auxiliary`` outputs of a multi-task recipe's second head)."""
     from features import MFCCConfig
 
     recipe = get(recipe) if isinstance(recipe, str) else recipe
     config = config or MFCCConfig(**recipe.feature_config)
     c, n = input_width(recipe, config), recipe.inputs.n_frames
     shape = (n, c, 1) if recipe.inputs.layout == "image" else (n, c)
+    if recipe.auxiliary:
+        return recipe.builder(
+            n_classes,
+            input_shape=shape,
+            seed=seed,
+            n_auxiliary=n_auxiliary,
+            reverse_gradient=recipe.reverse_gradient,
+        )
     return recipe.builder(n_classes, input_shape=shape, seed=seed)

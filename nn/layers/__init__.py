@@ -8,7 +8,7 @@ BatchNormalization; Concatenate and Add (joins of a functional model). Each hold
 from nn.layers.base import Layer
 from nn.layers.bidirectional import Bidirectional
 from nn.layers.conv import Conv1D, Conv2D
-from nn.layers.core import Activation, Dropout, Flatten
+from nn.layers.core import Activation, Dropout, Flatten, GradientReversal
 from nn.layers.dense import Dense
 from nn.layers.merge import Add, Concatenate
 from nn.layers.normalization import BatchNormalization
@@ -44,6 +44,7 @@ __all__ = [
     "BatchNormalization",
     "Concatenate",
     "Add",
+    "GradientReversal",
 ]
 
 LAYER_CLASSES = {
@@ -70,5 +71,6 @@ LAYER_CLASSES = {
         BatchNormalization,
         Concatenate,
         Add,
+        GradientReversal,
     )
 }

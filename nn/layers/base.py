@@ -23,13 +23,12 @@ import contextlib
 import math
 import numbers
 import threading
-import zlib
 
 import numpy as np
 
 from nn import backend, initializers
 from nn.functional.activations import ACTIVATIONS
-from nn.graph import is_symbolic, layer_name, symbolic_call
+from nn.graph import is_symbolic, layer_name, symbolic_call, weight_rng
 
 __all__ = ["Layer", "ParameterBudgetError", "parameter_budget", "positive_int"]
 
@@ -206,7 +205,7 @@ class Layer:
         if self.name is None:
             self.name = layer_name(self)
         dtype = x.dtype if np.asarray(x).dtype == np.float64 else np.dtype("float32")
-        rng = np.random.default_rng(zlib.crc32(self.name.encode()))
+        rng = weight_rng(self.name)
         self.build(self.input_shape if input_shape is None else input_shape, rng, dtype)
 
     # ---- weights, as Keras ----------------------------------------------------------------

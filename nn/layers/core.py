@@ -1,4 +1,4 @@
-"""Flatten, Dropout and Activation."""
+"""Flatten, Dropout, Activation and GradientReversal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from nn.functional.dropout import dropout_backward, dropout_forward
 from nn.layers.base import NO_CACHE, Layer
 
-__all__ = ["Flatten", "Dropout", "Activation"]
+__all__ = ["Flatten", "Dropout", "Activation", "GradientReversal"]
 
 
 class Flatten(Layer):
@@ -81,3 +81,38 @@ class Activation(Layer):
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
+
+
+class GradientReversal(Layer):
+    """The identity forward, the gradient times -factor backward (eq. GRL; Ganin and
+    Lempitsky 2015, domain-adversarial training)::
+
+        forward:   y = x                      backward:  dL/dx = -factor dL/dy
+
+    Put before a head that recognises what the features should *not* hold (the speaker): the
+    head learns to recognise it, while the layers before the reversal receive the opposite
+    gradient and learn to remove it. No parameters.
+    """
+
+    kind = "gradient_reversal"
+    supports_masking = True
+
+    def __init__(self, factor=1.0, *, input_shape=None, name=None, dtype=None):
+        super().__init__(input_shape=input_shape, name=name, dtype=dtype)
+        if not (isinstance(factor, int | float) and math.isfinite(factor) and factor >= 0):
+            raise ValueError(
+                f"GradientReversal factor must be a finite number >= 0, got {factor!r}"
+            )
+        self.factor = float(factor)
+
+    def _output_shape(self, input_shape):
+        return input_shape
+
+    def _forward(self, x, training):
+        return x, NO_CACHE
+
+    def _backward(self, dz, cache):
+        return -self.factor * dz, {}  # eq. GRL
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}

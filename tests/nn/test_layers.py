@@ -137,3 +137,20 @@ def test_layers_keep_their_dtype(rng, dtype):
     out = layer.forward(rng.standard_normal((2, 6, 6, 1)).astype(dtype))
     assert out.dtype == dtype and layer.params["kernel"].dtype == dtype
     assert layer.backward(np.ones_like(out)).dtype == dtype and layer.grads["kernel"].dtype == dtype
+
+
+@pytest.mark.ch03_gradcheck
+def test_gradient_reversal_is_the_identity_forward_and_minus_factor_backward(rng):
+    """eq. GRL: the backward is -factor times the true derivative of the forward (the
+    identity), checked against finite differences of the forward."""
+    from nn.gradcheck import numerical_grad, rel_error
+    from nn.layers import GradientReversal
+
+    layer = GradientReversal(0.7).build((3, 4), np.random.default_rng(0), "float64")
+    x, dout = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    np.testing.assert_array_equal(layer.forward(x, training=True), x)
+    dx = layer.backward(dout)
+    true = numerical_grad(lambda v: layer.forward(v), x, dout, h=1e-5)
+    assert rel_error(dx, -0.7 * true) < 1e-9
+    with pytest.raises(ValueError, match="factor must be a finite number >= 0"):
+        GradientReversal(-1.0)
