@@ -31,7 +31,7 @@ print(f"  {len(corpus)} utterances, {len(corpus.speakers)} speakers, {len(emotio
 
 # %% [markdown]
 # ## 1 · Folds of speakers
-# Each fold holds whole speakers. Training, validation (early stopping) and test never share
+# Each fold holds whole speakers. Training, validation (scored every epoch) and test never share
 # a voice: a model is scored on how it hears emotion in a voice it has never met.
 
 # %%
