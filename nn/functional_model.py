@@ -296,18 +296,18 @@ class Model:
         return dx[0] if self._single_input else dx
 
     # ---- training: nn.training ------------------------------------------------------------
-    def train_on_batch(self, x, y):
+    def train_on_batch(self, x, y, sample_weight=None):
         """One optimizer step; returns (total loss including penalties, the outputs)."""
-        return trainer_of(self).train_on_batch(x, y)
+        return trainer_of(self).train_on_batch(x, y, sample_weight)
 
     def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, *,
-            batch_groups=None) -> History:  # fmt: skip
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, *, batch_groups=None) -> History:  # fmt: skip
         """As ``Sequential.fit``; ``y`` is one array per output: a list in output order or a
         dict by output name (one array for a single output)."""
         return trainer_of(self).fit(
             x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-            shuffle, batch_groups=batch_groups,
+            shuffle, class_weight, sample_weight, batch_groups=batch_groups,
         )  # fmt: skip
 
     def evaluate(self, x, y, batch_size=32, verbose=0, *, return_dict=False):

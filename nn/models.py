@@ -187,9 +187,9 @@ class Sequential:
         return d
 
     # ---- training: nn.training ----------------------------------------------------------------
-    def train_on_batch(self, x, y) -> tuple[float, np.ndarray]:
+    def train_on_batch(self, x, y, sample_weight=None) -> tuple[float, np.ndarray]:
         """One optimizer step; returns (loss including penalties, the batch's outputs)."""
-        return trainer_of(self).train_on_batch(x, y)
+        return trainer_of(self).train_on_batch(x, y, sample_weight)
 
     def fit(
         self,
@@ -202,6 +202,8 @@ class Sequential:
         validation_split=0.0,
         validation_data=None,
         shuffle=True,
+        class_weight=None,
+        sample_weight=None,
         *,
         batch_groups=None,
     ) -> History:
@@ -226,6 +228,10 @@ class Sequential:
             Scored after every epoch ("val_loss", "val_accuracy"); callbacks watch these.
         shuffle : bool
             Reshuffle every epoch, from the model's seed.
+        class_weight : dict class index -> weight, optional
+            Each example's loss is weighted by its class's weight (eq. SW), as Keras.
+        sample_weight : array (N,), optional
+            Each example's loss is weighted by its own weight (times its class's).
         batch_groups : array (N,), optional
             A group id per example (the speaker of each utterance). Every batch then holds
             examples of one group only: each epoch, each group's indices are shuffled and
@@ -251,6 +257,8 @@ class Sequential:
             validation_split,
             validation_data,
             shuffle,
+            class_weight,
+            sample_weight,
             batch_groups=batch_groups,
         )
 

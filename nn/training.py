@@ -130,14 +130,23 @@ def fused(model) -> bool:
     return model.heads()[0].fused
 
 
-def loss_and_grad(model, out, y, head=0):
+def loss_and_grad(model, out, y, head=0, sample_weight=None):
     """(loss, gradient with respect to the output, or the pre-activation when the head is
-    fused), for output ``head`` of the last forward pass and its targets ``y``."""
+    fused), for output ``head`` of the last forward pass and its targets ``y``.
+
+    ``sample_weight`` (N,): each example's weight (eq. SW: L = (1/N) sum_n w_n l_n, as Keras
+    reduces a weighted loss); the gradient's row n is then scaled by w_n.
+    """
     h = model.heads()[head]
     forward, backward, _ = LOSSES[h.loss]
     prediction = model.output_preactivation(head) if h.fused else out
     loss, cache = forward(prediction, y)
-    return loss, backward(1.0, cache)
+    grad = backward(1.0, cache)
+    if sample_weight is None:
+        return loss, grad
+    w = np.asarray(sample_weight, dtype=np.float64)
+    loss = float(np.mean(w * L.per_example(h.loss, prediction, y)))  # eq. SW
+    return loss, grad * w.reshape(-1, *([1] * (grad.ndim - 1))).astype(grad.dtype)
 
 
 def _listed(value) -> list:
@@ -205,13 +214,14 @@ class Trainer:
         self.head_losses: list[float] = []
 
     # ---- one step -----------------------------------------------------------------------
-    def train_on_batch(self, x, y) -> tuple[float, np.ndarray]:
-        """One optimizer step; returns (loss including penalties, the batch's outputs)."""
+    def train_on_batch(self, x, y, sample_weight=None) -> tuple[float, np.ndarray]:
+        """One optimizer step; returns (loss including penalties, the batch's outputs).
+        ``sample_weight`` (N,) weights each example's loss (eq. SW)."""
         backend.keep_freed_memory()  # once per process: see its docstring (a 3-4x speed-up)
         with backend.model_threads():
-            return self._step(x, y)
+            return self._step(x, y, sample_weight)
 
-    def _step(self, x, y):
+    def _step(self, x, y, sample_weight=None):
         model = self.model
         heads = model.heads()
         ys = _listed(y) if len(heads) > 1 else [y]
@@ -219,7 +229,7 @@ class Trainer:
         outs = _listed(outs) if len(heads) > 1 else [outs]
         total, grads, self.head_losses = 0.0, [], []
         for k, head in enumerate(heads):
-            loss, grad = loss_and_grad(model, outs[k], ys[k], head=k)
+            loss, grad = loss_and_grad(model, outs[k], ys[k], head=k, sample_weight=sample_weight)
             self.head_losses.append(loss)  # unweighted, as Keras logs "<output>_loss"
             if head.weight != 1.0:
                 loss, grad = head.weight * loss, head.weight * grad
@@ -347,6 +357,8 @@ class Trainer:
         validation_split=0.0,
         validation_data=None,
         shuffle=True,
+        class_weight=None,
+        sample_weight=None,
         *,
         batch_groups=None,
     ) -> History:
@@ -364,6 +376,7 @@ class Trainer:
         _require_finite_all(x0, "the training inputs")
         n = _count(x0)
         y = self.targets(y, n)
+        weights = self._example_weights(y, n, class_weight, sample_weight)
         groups = _batch_groups(batch_groups, n)
         if validation_split and validation_data is None:
             if sampler:
@@ -379,6 +392,7 @@ class Trainer:
             validation_data = (_take(x0, slice(cut, None)), _take(y, slice(cut, None)))
             x0, y = _take(x0, slice(None, cut)), _take(y, slice(None, cut))
             groups = None if groups is None else groups[:cut]
+            weights = None if weights is None else weights[:cut]
             n = cut
         validation = None
         if validation_data is not None:
@@ -402,7 +416,7 @@ class Trainer:
         self._first_loss, self._warned = None, False
         for epoch in range(epochs):
             logs = self._epoch(epoch, epochs, x0, y, sampler, groups, batch_size, shuffle,
-                               callbacks, history)  # fmt: skip
+                               callbacks, history, weights)  # fmt: skip
             if validation is not None:
                 val = self.evaluate(*validation, batch_size=batch_size, return_dict=True)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -417,7 +431,7 @@ class Trainer:
         return history
 
     def _epoch(self, epoch, epochs, x0, y, sampler, groups, batch_size, shuffle, callbacks,
-               history):  # fmt: skip
+               history, weights=None):  # fmt: skip
         model = self.model
         heads = model.heads()
         if epoch == 0 or sampler is None:
@@ -438,9 +452,11 @@ class Trainer:
         losses, corrects = [0.0] * len(heads), [0] * len(heads)
         for step, idx in enumerate(batches):
             yb = _take(y, idx)
-            loss, out = model.train_on_batch(
-                _take(xe, idx), yb
-            )  # the model's: a subclass may override
+            xb = _take(xe, idx)
+            if weights is None:  # the model's step: a subclass may override it
+                loss, out = model.train_on_batch(xb, yb)
+            else:
+                loss, out = model.train_on_batch(xb, yb, sample_weight=weights[idx])
             if not math.isfinite(loss):
                 self._diverged(f"the loss is {loss}", epoch, epochs, step, batches, history)
             self._first_loss = loss if self._first_loss is None else self._first_loss
@@ -469,6 +485,40 @@ class Trainer:
                 stacklevel=4,
             )
         return logs
+
+    def _example_weights(self, y, n, class_weight, sample_weight):
+        """Each training example's weight (eq. SW), (N,), or None: ``sample_weight`` times
+        the weight ``class_weight`` gives the example's class (one head only, as Keras)."""
+        if class_weight is None and sample_weight is None:
+            return None
+        w = np.ones(n)
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            if sw.shape != (n,) or not np.all(np.isfinite(sw)) or (sw < 0).any():
+                raise ValueError(
+                    f"sample_weight must be {n} finite numbers >= 0 (one per example), "
+                    f"got shape {sw.shape}"
+                )
+            w *= sw
+        if class_weight is not None:
+            heads = self.model.heads()
+            if len(heads) > 1:
+                raise ValueError(
+                    "class_weight is for a model with one output; weight the examples with "
+                    "sample_weight instead"
+                )
+            k = heads[0].layer.output_shape[-1]
+            if not isinstance(class_weight, dict) or not all(
+                isinstance(c, int | np.integer) and 0 <= c < k and np.isfinite(v) and v >= 0
+                for c, v in class_weight.items()
+            ):
+                raise ValueError(
+                    f"class_weight must map class indices 0 .. {k - 1} to weights >= 0, "
+                    f"got {class_weight!r}"
+                )
+            labels = y if y.ndim == 1 else y.argmax(axis=1)
+            w *= np.array([float(class_weight.get(int(c), 1.0)) for c in labels])
+        return w
 
     def _diverged(self, what, epoch, epochs, step, batches, history):
         self.model.history = history

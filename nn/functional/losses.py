@@ -20,6 +20,7 @@ __all__ = [
     "mse_backward",
     "sigmoid_cross_entropy_forward",
     "sigmoid_cross_entropy_backward",
+    "per_example",
 ]
 
 
@@ -102,3 +103,24 @@ def sigmoid_cross_entropy_backward(dloss, cache):
     """dL/dz = (sigmoid(z) - y) / (number of elements)   (eq. BCE-b)."""
     p, y = cache
     return dloss * (p - y) / p.size
+
+
+def per_example(loss: str, prediction, target) -> np.ndarray:
+    """Each example's own loss, (N,): the numbers whose mean the forward functions return.
+
+    ``fit(sample_weight=...)`` weights them (eq. SW): L = (1/N) sum_n w_n l_n, whose gradient
+    is row n of the unweighted gradient times w_n (each row depends on its own example only).
+    """
+    if loss == "categorical_crossentropy":
+        return -np.sum(target * log_softmax(prediction), axis=1)
+    if loss == "sparse_categorical_crossentropy":
+        labels = np.asarray(target)
+        return -log_softmax(prediction)[np.arange(len(labels)), labels]
+    if loss == "binary_crossentropy":
+        z = prediction
+        terms = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+        return terms.reshape(len(z), -1).mean(axis=1)
+    if loss == "mse":
+        diff = prediction - target
+        return (diff * diff).reshape(len(diff), -1).mean(axis=1)
+    raise ValueError(f"unknown loss {loss!r}")

@@ -148,3 +148,65 @@ def test_flatten_then_dense_inside_a_functional_model_trains(rng):
     x = rng.standard_normal((12, 4, 4, 1))
     history = model.fit(x, (x.sum(axis=(1, 2, 3)) > 0).astype(int), 4, 3, 0)
     assert len(history.history["loss"]) == 3 and "accuracy" in history.history
+
+
+@pytest.mark.ch03_gradcheck
+@pytest.mark.parametrize(
+    "loss, activation, k",
+    [
+        ("categorical_crossentropy", "softmax", 3),
+        ("sparse_categorical_crossentropy", "softmax", 3),
+        ("binary_crossentropy", "sigmoid", 3),
+        ("mse", None, 2),
+    ],
+)
+def test_weighted_losses_are_the_weighted_mean_and_pass_the_gradient_check(
+    rng, loss, activation, k
+):
+    """eq. SW: L = (1/N) sum_n w_n l_n; its gradient, checked by finite differences."""
+    from nn.functional.losses import per_example
+    from nn.training import loss_and_grad
+
+    model = Sequential([Dense(k, activation=activation, input_shape=(4,))], dtype="float64")
+    model.compile("sgd", loss)
+    n = 6
+    x = rng.standard_normal((n, 4))
+    if loss == "sparse_categorical_crossentropy":
+        y = rng.integers(0, k, n)
+    elif loss == "mse":
+        y = rng.standard_normal((n, k))
+    else:
+        y = np.eye(k)[rng.integers(0, k, n)]
+    w = rng.random(n) * 2
+    out = model.forward(x, training=True)
+    value, grad = loss_and_grad(model, out, y, sample_weight=w)
+    fused = model.heads()[0].fused
+    prediction = model.layers[0].preactivation if fused else out
+    assert value == pytest.approx(np.mean(w * per_example(loss, prediction, y)), rel=1e-12)
+    dx = model.backward(grad, from_preactivation=fused)
+
+    def weighted(v):
+        result = loss_and_grad(model, model.forward(v, training=False), y, sample_weight=w)[0]
+        for layer in model.layers:
+            layer._clear_cache()
+        return np.array(result)
+
+    assert rel_error(dx, numerical_grad(weighted, x, np.array(1.0), h=1e-5)) < 1e-6
+    ones = loss_and_grad(model, model.forward(x, training=True), y, sample_weight=np.ones(n))[0]
+    assert ones == pytest.approx(loss_and_grad(model, model.forward(x, training=True), y)[0])
+
+
+def test_class_weight_and_sample_weight_in_fit(rng):
+    """Doubling a class's weight is the same step as doubling each of its examples' weights;
+    a zero weight leaves the model as if the example were not there."""
+    x, y = data(rng, n=8)
+    labels = y.argmax(axis=1)
+    by_class, by_sample = small(seed=4), small(seed=4)
+    by_class.fit(x, y, 8, 1, 0, shuffle=False, class_weight={1: 2.0})
+    by_sample.fit(x, y, 8, 1, 0, shuffle=False, sample_weight=np.where(labels == 1, 2.0, 1.0))
+    for a, b in zip(by_class.get_weights(), by_sample.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    with pytest.raises(ValueError, match="sample_weight must be 8 finite numbers"):
+        small().fit(x, y, 8, 1, 0, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="class_weight must map class indices 0 .. 1"):
+        small().fit(x, y, 8, 1, 0, class_weight={5: 1.0})
