@@ -382,15 +382,16 @@ def _cmd_predict(args) -> int:
     batches = [args.files] if args.one_speaker else [[path] for path in args.files]
     for batch in batches:
         try:
-            results = list(predict_files(model, batch, one_speaker=args.one_speaker))
+            results = list(predict_files(model, batch, one_speaker=args.one_speaker,
+                                         whole=args.whole, report_heard=True))  # fmt: skip
         except _user_errors() as err:
-            results = [(path, None, _one_line(err)) for path in batch]
+            results = [(path, None, _one_line(err), None) for path in batch]
         except Exception as err:  # a bug: say so, and go on with the other files
             bugs += len(batch)
             where = _show(batch[0]) if len(batch) == 1 else f"{len(batch)} files"
             _report_bug(f"ser {args.command}", err, args.debug, f" (on {where})")
             continue
-        for path, probs, error in results:
+        for path, probs, error, heard in results:
             if error is None and not np.all(np.isfinite(probs)):
                 error = (
                     f"{_show(path)}: the model's output is not a number ({probs}); the model "
@@ -401,7 +402,8 @@ def _cmd_predict(args) -> int:
                 print(f"ser predict: error: {_naming(error, path)}", file=sys.stderr)
                 continue
             ranked = ", ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, probs, strict=True))
-            print(f"{_show(path)}: {labels[int(probs.argmax())]}  ({ranked})")
+            hint = "; --whole for all of it" if heard.how == "the centre" and not args.whole else ""
+            print(f"{_show(path)}: {labels[int(probs.argmax())]}  ({ranked})  [{heard}{hint}]")
     return EXIT_BUG if bugs else EXIT_USER if failed else 0
 
 
@@ -775,6 +777,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("predict", help="the emotion of audio files, with class probabilities")
     p.add_argument("model", type=Path)
     p.add_argument("files", nargs="+", type=Path)
+    p.add_argument(
+        "--whole",
+        action="store_true",
+        help="hear all of each file: crops every half window across its speech, class "
+        "probabilities averaged (default: as the model was tested; the document's CNN hears "
+        "one 1.28 s crop at the centre)",
+    )
     p.add_argument(
         "--one-speaker",
         action="store_true",

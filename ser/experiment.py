@@ -527,11 +527,32 @@ def evaluate(model, corpus: Corpus, *, cache_dir=None) -> Scores:
     return Scores.of(sets["test"].labels, probs.argmax(axis=1), labels)
 
 
-def predict_files(model, paths, *, one_speaker: bool = False):
-    """Yield (path, probabilities or None, error message or None) for each file, in order.
+@dataclass(frozen=True)
+class Heard:
+    """How much of a file a prediction heard: ``seconds`` of the file's ``total`` seconds,
+    ``how`` = "the centre" (one crop) or "all of its speech" (crops across it, averaged)."""
+
+    seconds: float
+    total: float
+    how: str
+
+    def __str__(self):
+        return f"heard {self.seconds:.2f} s of {self.total:.2f} s: {self.how}"
+
+
+def predict_files(
+    model, paths, *, one_speaker: bool = False, whole: bool = False, report_heard: bool = False
+):
+    """Yield (path, probabilities or None, error message or None) for each file, in order
+    (and a ``Heard`` fourth with ``report_heard``: how much of the file was heard).
 
     Any sample rate and channel count: the file is resampled to the model's rate and
     down-mixed. A bad file yields its error; the others are still predicted.
+
+    A model hears a file as it was tested: the document's CNN one crop of ``n_frames`` at
+    the centre, the real-speech recipe crops across all of its speech, averaged. ``whole``
+    makes every model hear all of it that way (crops every ``n_frames // 2``, class
+    probabilities averaged over them).
 
     A file alone says nothing of its speaker, so by default a model normalised per speaker
     is normalised by each file's own statistics, with its batch normalisation as trained (no
@@ -541,11 +562,16 @@ def predict_files(model, paths, *, one_speaker: bool = False):
     batch normalisation adapted to them (AdaBN), as ``ser crossval`` tests a speaker.
     """
     spec, config, cmvn, adapt = pipeline_of(model)
-    speaker_normalised = spec.normalisation == "speaker"
-    if speaker_normalised and not one_speaker:
-        spec = spec.__class__(**{**spec.to_dict(), "normalisation": "utterance"})
+    changes = {}
+    if spec.normalisation == "speaker" and not one_speaker:
+        changes["normalisation"] = "utterance"
+    if whole:
+        changes["test_crops"] = "all"
+    if changes:
+        spec = spec.__class__(**{**spec.to_dict(), **changes})
     labels = model.metadata["labels"]
-    read = []  # (path, raw features) of the good files, or (path, error message)
+    seconds_per_frame = config.hop_length / config.sample_rate
+    read = []  # (path, raw features, None, seconds) of a good file; (path, None, error, None)
     for path in paths:
         try:
             y, sr = load_audio(path, sr=config.sample_rate)
@@ -554,20 +580,22 @@ def predict_files(model, paths, *, one_speaker: bool = False):
             message = str(err)
             if str(path) not in message:
                 message = f"{path}: {message}"
-            read.append((path, None, message))
+            read.append((path, None, message, None))
         else:
-            read.append((path, raw, None))
+            read.append((path, raw, None, len(y) / config.sample_rate))
         if not one_speaker:  # one file at a time: nothing is held back
-            yield from _predict_read(model, spec, cmvn, labels, read, adapt=False)
+            yield from _predict_read(model, spec, cmvn, labels, read, False, seconds_per_frame,
+                                     report_heard)  # fmt: skip
             read = []
     if one_speaker:
-        yield from _predict_read(model, spec, cmvn, labels, read, adapt=adapt)
+        yield from _predict_read(model, spec, cmvn, labels, read, adapt, seconds_per_frame,
+                                 report_heard)  # fmt: skip
 
 
-def _predict_read(model, spec, cmvn, labels, read, *, adapt):
+def _predict_read(model, spec, cmvn, labels, read, adapt, frame, report_heard):
     """Predict the files read (as one speaker when there are several), errors in place."""
-    good = [k for k, (_, _, error) in enumerate(read) if error is None]
-    probs = {}
+    good = [k for k, (_, _, error, _) in enumerate(read) if error is None]
+    probs, heard = {}, {}
     if good:
         made = [model_inputs(spec, {k: [v] for k, v in read[i][1].items()}, 0) for i in good]
         utts = [
@@ -577,5 +605,15 @@ def _predict_read(model, spec, cmvn, labels, read, *, adapt):
             utts, [x for x, _ in made], [span for _, span in made], labels, spec, cmvn
         )
         probs = dict(zip(good, predict_proba(model, data, adapt=adapt), strict=True))
-    for k, (path, _, error) in enumerate(read):
-        yield path, probs.get(k), error
+        for i, (_, (start, stop)) in zip(good, made, strict=True):
+            duration = read[i][3]  # seconds of audio in the file
+            if spec.test_crops == "all":
+                speech = min((stop - start) * frame, duration)
+                heard[i] = Heard(speech, duration, "all of its speech")
+            else:
+                centre = min(spec.n_frames * frame, duration)
+                heard[i] = Heard(centre, duration, "the centre")
+    for k, (path, _, error, _) in enumerate(read):
+        yield (path, probs.get(k), error, heard.get(k)) if report_heard else (
+            path, probs.get(k), error
+        )  # fmt: skip

@@ -244,9 +244,9 @@ def test_predict_an_unreadable_file_does_not_stop_the_others(capsys, trained, mo
 def test_a_prediction_that_is_not_a_number_is_an_error(capsys, trained, monkeypatch):
     import ser.experiment
 
-    def nan_model(model, paths, one_speaker=False):
+    def nan_model(model, paths, one_speaker=False, whole=False, report_heard=False):
         for path in paths:
-            yield path, np.full(3, np.nan), None
+            yield path, np.full(3, np.nan), None, None
 
     monkeypatch.setattr(ser.experiment, "predict_files", nan_model)
     good = next((trained / "data").rglob("*.wav"))

@@ -248,3 +248,24 @@ def test_predict_says_a_speaker_model_hears_each_file_alone(trained, speaker_mod
     assert main(["predict", str(trained / "spk.npz"), "--one-speaker", *files]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and len(captured.out.strip().splitlines()) == 3
+
+
+def test_predict_says_how_much_it_heard_and_whole_hears_all_of_it(trained, capsys):
+    """The document's CNN hears a 1.28 s crop at the centre: ser predict says so, and
+    --whole averages crops across all of the file's speech instead."""
+    from ser.corpus import load_corpus
+
+    corpus = load_corpus("synthetic", trained / "data")
+    clips = [u.audio(16000) for u in list(corpus)[:4]]
+    long = save_audio(trained / "long.wav", np.concatenate(clips), 16000)
+    seconds = sum(len(c) for c in clips) / 16000
+    capsys.readouterr()
+    assert main(["predict", str(trained / "m.npz"), str(long)]) == 0
+    centre = capsys.readouterr().out.strip()
+    assert "[heard 1.28 s of" in centre and "the centre; --whole for all of it]" in centre
+    assert f"of {seconds:.2f} s" in centre  # the file's own length
+    assert main(["predict", str(trained / "m.npz"), "--whole", str(long)]) == 0
+    whole = capsys.readouterr().out.strip()
+    assert "all of its speech]" in whole and "--whole for" not in whole
+    heard = float(whole.split("[heard ")[1].split(" s of")[0])
+    assert heard > 2 * 1.28
