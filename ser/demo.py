@@ -274,7 +274,7 @@ def _report(run, source, results, figures, seed, *, synthetic) -> str:
     trimmed = ", silence trimmed" if spec.trim_silence else ""
     optimizer = f"Adam (learning rate {recipe.learning_rate:g}, {recipe.schedule})"
     last = (
-        f"Final epoch: loss {h['loss'][-1]:.3f}, accuracy {h['accuracy'][-1]:.3f}"
+        f"Final epoch: loss {h['loss'][-1]:.3f}, accuracy {_train_accuracy(h)[-1]:.3f}"
         + (f"; validation loss {h['val_loss'][-1]:.3f}" if "val_loss" in h else "")
         + (f", validation accuracy {h['val_accuracy'][-1]:.3f}" if "val_accuracy" in h else "")
         + (f"; best validation UAR {max(h['val_uar']):.3f}" if "val_uar" in h else "")
@@ -328,3 +328,8 @@ def _report(run, source, results, figures, seed, *, synthetic) -> str:
 
 {caveat}
 """
+
+
+def _train_accuracy(h):
+    """The training accuracy of emotion: "accuracy", or a multi-task model's emotion head's."""
+    return h["accuracy"] if "accuracy" in h else h["emotion_accuracy"]

@@ -65,21 +65,24 @@ def _save(fig, path) -> Path:
 
 
 def save_training_curves(path, history) -> Path:
-    """Loss and accuracy per epoch, training and validation."""
+    """Loss and accuracy per epoch, training and validation (and each head's of a
+    multi-task model)."""
     plt = _pyplot()
     h = history.history
     epochs = np.arange(1, len(h["loss"]) + 1)
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
-    for key, style in (("loss", "-o"), ("val_loss", "--o")):
-        if key in h:
-            ax[0].plot(epochs, h[key], style, label=key, ms=3)
-    for key, style in (("accuracy", "-o"), ("val_accuracy", "--o")):
-        if key in h:
-            ax[1].plot(epochs, h[key], style, label=key, ms=3)
+    # a multi-task model logs each head too: "emotion_loss", "auxiliary_accuracy", ...
+    losses = [k for k in h if k == "loss" or k.endswith("_loss")]
+    scores = [k for k in h if k.endswith("accuracy") or k == "val_uar"]
+    for key in losses:
+        ax[0].plot(epochs, h[key], "--o" if key.startswith("val_") else "-o", label=key, ms=3)
+    for key in scores:
+        ax[1].plot(epochs, h[key], "--o" if key.startswith("val_") else "-o", label=key, ms=3)
     ax[0].set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
-    ax[1].set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(0, 1.02))
+    ax[1].set(xlabel="epoch", ylabel="accuracy or UAR", title="Accuracy", ylim=(0, 1.02))
     for a in ax:
-        a.legend()
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=7)
     return _save(fig, path)
 
 

@@ -60,3 +60,16 @@ def test_auxiliary_labels_need_what_the_task_needs():
     one_sex = [u for u in corpus if u.fields["sex"] == corpus[0].fields["sex"]]
     with pytest.raises(ValueError, match="one class"):
         auxiliary_labels(RECIPES["cnn1d-spk-mtl"], one_sex)
+
+
+def test_ser_demo_runs_the_multitask_recipe_end_to_end(tmp_path, capsys):
+    from nn.models import load_model
+    from ser.cli import main
+
+    out, cache = str(tmp_path / "out"), str(tmp_path / "c")
+    argv = ["demo", "--model", "cnn1d-spk-mtl", "--speakers", "8", "--utterances", "1",
+            "--epochs", "1", "--out", out, "--cache", cache]  # fmt: skip
+    assert main(argv) == 0
+    model = load_model(tmp_path / "out" / "model.npz")
+    assert model.output_names == ["emotion"]
+    assert (tmp_path / "out" / "training_curves.png").stat().st_size > 0  # both heads plotted
