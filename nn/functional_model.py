@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from nn import optimizers
-from nn.graph import SymbolicTensor, topological_nodes
+from nn.graph import SymbolicTensor, shape_fits, topological_nodes
 from nn.registry import register_model
 from nn.training import LOSSES, Head, History, trainer_of
 
@@ -222,7 +222,7 @@ class Model:
         out = []
         for t, a in zip(self.inputs, xs, strict=True):
             a = np.asarray(a)
-            if a.ndim != len(t.shape) or tuple(a.shape[1:]) != t.shape[1:]:
+            if a.ndim != len(t.shape) or not shape_fits(a.shape[1:], t.shape[1:]):
                 raise ValueError(
                     f"model {self.name!r} expects {what} {t.name!r} shaped "
                     f"(None, {', '.join(map(str, t.shape[1:]))}), received {a.shape}"

@@ -29,6 +29,7 @@ __all__ = [
     "is_symbolic",
     "symbolic_call",
     "layer_name",
+    "shape_fits",
     "initial_seed",
     "weight_rng",
     "topological_nodes",
@@ -82,21 +83,30 @@ class Node:
 def Input(shape, *, name=None, dtype="float32") -> SymbolicTensor:  # noqa: N802 (Keras's name)
     """The input of a functional model: a symbolic batch of arrays shaped (None,) + shape.
 
-    Every dimension must be a whole number >= 1 (sequences of varying length are padded to
-    one length and masked: docs/rnn.md, "Masks").
+    Every dimension is a whole number >= 1, except the time axis of sequences (T, C), which
+    may be None: sequences of any length, as Keras's ``Input((None, 13))``. Each batch still
+    has one length (pad within a batch and mask: docs/rnn.md, "Masks"); the sequence layers
+    (recurrent, Conv1D, 1-D pooling, BatchNormalization, Masking) take it, and a layer that
+    needs a fixed length says so.
     """
     dims = tuple(shape) if np.iterable(shape) else (shape,)
-    if any(d is None for d in dims):
+    if any(d is None for k, d in enumerate(dims) if not (k == 0 and len(dims) == 2)):
         raise ValueError(
-            f"Input(shape={tuple(dims)}): a dimension of None (a varying length) is not "
-            "supported; pad the sequences to one length and mask them (nn.layers.Masking)"
+            f"Input(shape={tuple(dims)}): only the time axis of (T, C) sequences may be None"
         )
-    if not all(isinstance(d, int | np.integer) and d >= 1 for d in dims):
+    if not all(d is None or (isinstance(d, int | np.integer) and d >= 1) for d in dims):
         raise ValueError(f"Input(shape={tuple(dims)}): every dimension must be an int >= 1")
     if name is None:
         n = next(_names)
         name = "input" if n == 0 else f"input_{n}"
-    return SymbolicTensor((None, *(int(d) for d in dims)), dtype, name=name)
+    return SymbolicTensor((None, *(None if d is None else int(d) for d in dims)), dtype, name=name)
+
+
+def shape_fits(shape, expected) -> bool:
+    """Whether an array's shape (without the batch) fits ``expected`` (None: any length)."""
+    return len(shape) == len(expected) and all(
+        e is None or int(s) == e for s, e in zip(shape, expected, strict=True)
+    )
 
 
 def is_symbolic(inputs) -> bool:

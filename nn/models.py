@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from nn import optimizers
+from nn.graph import shape_fits
 from nn.layers.base import Layer
 from nn.registry import register_model
 from nn.training import (
@@ -143,7 +144,7 @@ class Sequential:
         if not self.built:
             self.build(x.shape[1:])
         expected = self.layers[0].input_shape
-        if x.ndim != len(expected) + 1 or tuple(x.shape[1:]) != expected:
+        if x.ndim != len(expected) + 1 or not shape_fits(x.shape[1:], expected):
             raise ValueError(
                 f"model {self.name!r} expects {what} shaped "
                 f"(None, {', '.join(map(str, expected))}), received {x.shape}"

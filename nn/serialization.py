@@ -561,9 +561,13 @@ class _Reader:
 
     @staticmethod
     def _is_shape(v):
+        """1 to 8 ints >= 1; the time axis of a (T, C) shape may be null (any length)."""
         return (
-            isinstance(v, list) and 1 <= len(v) <= 8 and all(type(d) is int and d >= 1 for d in v)
-        )
+            isinstance(v, list)
+            and 1 <= len(v) <= 8
+            and all((type(d) is int and d >= 1) or (d is None and k == 0 and len(v) == 2)
+                    for k, d in enumerate(v))
+        )  # fmt: skip
 
     def layer_spec(self, spec, where, classes, nested=False):
         if not isinstance(spec, dict):

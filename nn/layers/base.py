@@ -87,6 +87,7 @@ class Layer:
 
     kind = "layer"  # the Keras-style base name: "dense", "conv2d", ...
     supports_masking = False  # True: takes a (N, T) time mask (docs/rnn.md, "Masks")
+    any_length = False  # True: takes (T, C) inputs with T None (sequences of any length)
 
     def __init__(self, *, activation=None, input_shape=None, name=None, dtype=None):
         if not isinstance(activation, str | None) or activation not in ACTIVATIONS:
@@ -95,14 +96,8 @@ class Layer:
                 f"{sorted(a for a in ACTIVATIONS if a)}"
             )
         self.activation = activation
-        if input_shape is not None and any(d is None for d in input_shape):
-            raise ValueError(
-                f"{type(self).__name__}(input_shape={tuple(input_shape)}): a dimension of None "
-                "(a varying length) is not supported; pad the sequences to one length and "
-                "mask them (nn.layers.Masking, docs/rnn.md)"
-            )
-        self.input_shape = None if input_shape is None else tuple(int(d) for d in input_shape)
         self.name = name
+        self.input_shape = None if input_shape is None else self._shape(input_shape)
         self.dtype = np.dtype(dtype) if dtype is not None else None
         self.params: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}  # non-trainable: saved, never optimised
@@ -120,7 +115,7 @@ class Layer:
     def build(self, input_shape, rng: np.random.Generator, dtype="float32"):
         """Create the parameters for inputs of shape (None,) + input_shape."""
         self.dtype = np.dtype(self.dtype or dtype)
-        self.input_shape = tuple(int(d) for d in input_shape)
+        self.input_shape = self._shape(input_shape)
         self._check_dimensions(self.input_shape, "inputs")
         self.output_shape = self._output_shape(self.input_shape)
         self._check_dimensions(self.output_shape, "outputs")
@@ -129,9 +124,24 @@ class Layer:
         self.built = True
         return self
 
+    def _shape(self, shape) -> tuple:
+        """``shape`` as ints, with None allowed for the time axis (the first of (T, C)) of a
+        layer that takes sequences of any length (``any_length``)."""
+        dims = tuple(shape)
+        if any(d is None for d in dims):
+            if not (self.any_length and len(dims) == 2 and dims[0] is None and dims[1] is not None):
+                raise ValueError(
+                    f"{type(self).__name__}{f' {self.name!r}' if self.name else ''}: input shape "
+                    f"{dims}: a length of "
+                    "None (sequences of any length) is for the time axis of (T, C) inputs of "
+                    "sequence layers (recurrent, Conv1D, 1-D pooling, BatchNormalization, "
+                    "Masking, Dropout); give this layer a fixed length, or pool over time first"
+                )
+        return tuple(None if d is None else int(d) for d in dims)
+
     def _check_dimensions(self, shape, what):
         """Every dimension of a layer's inputs and outputs is at least 1 (no empty axes)."""
-        if any(d < 1 for d in shape):
+        if any(d is not None and d < 1 for d in shape):
             raise ValueError(
                 f"layer {self.name!r} ({type(self).__name__}) would have {what} shaped "
                 f"(None, {', '.join(map(str, shape))}); every dimension must be at least 1"
@@ -239,7 +249,10 @@ class Layer:
                 "data, layer(x), which builds it from x's shape; or build(input_shape, rng) it; "
                 "or add it to a model"
             )
-        if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
+        if x.ndim != len(self.input_shape) + 1 or any(
+            want is not None and got != want
+            for got, want in zip(x.shape[1:], self.input_shape, strict=True)
+        ):
             expected = "(None, " + ", ".join(map(str, self.input_shape)) + ")"
             raise ValueError(
                 f"layer {self.name!r} ({type(self).__name__}) expects inputs shaped {expected}, "

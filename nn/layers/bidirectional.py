@@ -25,6 +25,8 @@ class Bidirectional(Layer):
     layers live in ``params`` as ``forward/<name>`` and ``backward/<name>``.
     """
 
+    any_length = True  # (T, C) inputs with T None
+
     kind = "bidirectional"
     supports_masking = True
 

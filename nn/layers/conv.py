@@ -124,6 +124,8 @@ class Conv1D(Layer):
     mix them, so pad with care or crop to a fixed length (docs/cnn.md, "C1-1d").
     """
 
+    any_length = True  # (T, C) inputs with T None
+
     kind = "conv1d"
 
     def __init__(
@@ -169,6 +171,8 @@ class Conv1D(Layer):
         T, _ = input_shape
         K, D = self.kernel_size, self.dilation_rate
         span = (K - 1) * D + 1  # eq. C1-1d-size
+        if T is None:  # any length: the output's too (a call with too short a one is refused)
+            return (None, self.filters)
         T_out = conv_output_size(T, span, self.strides, self.padding)
         if T_out < 1:
             raise ValueError(

@@ -34,6 +34,8 @@ class Dropout(Layer):
     so training is reproducible.
     """
 
+    any_length = True  # (T, C) inputs with T None
+
     kind = "dropout"
     supports_masking = True
 
@@ -64,6 +66,8 @@ class Dropout(Layer):
 class Activation(Layer):
     """An activation on its own: relu, tanh, sigmoid, softmax or linear."""
 
+    any_length = True  # (T, C) inputs with T None
+
     kind = "activation"
     supports_masking = True
 
@@ -93,6 +97,8 @@ class GradientReversal(Layer):
     head learns to recognise it, while the layers before the reversal receive the opposite
     gradient and learn to remove it. No parameters.
     """
+
+    any_length = True  # (T, C) inputs with T None
 
     kind = "gradient_reversal"
     supports_masking = True

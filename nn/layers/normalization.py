@@ -69,6 +69,8 @@ class BatchNormalization(Layer):
     nn.adaptation.adapt_batchnorm : AdaBN, moving statistics from a new domain.
     """
 
+    any_length = True  # (T, C) inputs with T None
+
     kind = "batch_normalization"
     supports_masking = True
 

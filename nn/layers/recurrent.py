@@ -43,6 +43,8 @@ class Recurrent(Layer):
     After a backward, ``initial_state_grads`` holds dL/dh0 (and dL/dc0), shaped (N, H).
     """
 
+    any_length = True  # (T, C) inputs with T None
+
     kind = "rnn"
     supports_masking = True
     state_names = ("h",)
@@ -160,7 +162,7 @@ class Recurrent(Layer):
             mask = None if mask is None else mask[:, ::-1]
         (hs, *final), cell_cache = self._cell_forward(x, states, mask)
         out = hs if self.return_sequences else final[0]
-        return out, (cell_cache, drop, final)
+        return out, (cell_cache, drop, final, x.shape[1])  # T: the layer may take any
 
     def backward(self, dout, *, need_input_grad=True):
         """dL/dx from dL/d(output); with return_state, ``dout`` is (d output, dh_T[, dc_T])."""
@@ -170,9 +172,8 @@ class Recurrent(Layer):
         return super().backward(dout, need_input_grad=need_input_grad, final_state_grads=dfinal)
 
     def _backward(self, dz, cache, final_state_grads=None):
-        cell_cache, drop, _ = cache
+        cell_cache, drop, _, T = cache
         N, H = dz.shape[0], self.units
-        T = self.input_shape[0]
         if final_state_grads:  # return_state: the final states have gradients of their own
             dfinal = [np.array(d, dtype=dz.dtype) for d in final_state_grads]
         else:

@@ -19,6 +19,8 @@ class Masking(Layer):
     the next layers (recurrent layers keep their state there, pooling ignores those steps).
     """
 
+    any_length = True  # (T, C) inputs with T None
+
     kind = "masking"
     supports_masking = True
 
@@ -49,6 +51,8 @@ class Masking(Layer):
 class GlobalAveragePooling1D(Layer):
     """(N, T, H) -> (N, H): the mean over the real steps (eq. P-avg)."""
 
+    any_length = True  # (T, C) inputs with T None
+
     kind = "global_average_pooling1d"
     supports_masking = True
 
@@ -75,6 +79,8 @@ class StatisticsPooling1D(Layer):
     energy moves) carries as much as its mean. ``epsilon`` (1e-5) is added to the biased
     variance before the square root. Uses the time mask as GlobalAveragePooling1D does.
     """
+
+    any_length = True  # (T, C) inputs with T None
 
     kind = "statistics_pooling1d"
     supports_masking = True
@@ -112,6 +118,8 @@ class AttentionPooling1D(Layer):
     Parameters: ``units`` A, the size of the scoring layer (default 64);
     ``kernel_initializer`` for W (H, A) and v (A,).
     """
+
+    any_length = True  # (T, C) inputs with T None
 
     kind = "attention_pooling1d"
     supports_masking = True

@@ -32,9 +32,46 @@ def test_a_layer_given_an_input_shape_runs_on_its_own():
     assert Conv2D(8, (3, 3), input_shape=(16, 13, 1)).forward(x).shape == (2, 14, 11, 8)
 
 
-def test_a_varying_length_is_one_clear_error_not_a_type_error():
-    with pytest.raises(ValueError, match="None .a varying length. is not supported; pad"):
-        LSTM(4, input_shape=(None, 13))
+def test_sequences_of_any_length_as_keras_writes_them(rng, tmp_path):
+    """LSTM(4, input_shape=(None, 13)) and Input((None, 13)): one model for every length."""
+    model = Sequential([LSTM(4, input_shape=(None, 13)), Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    assert model.input_shape == (None, None, 13)
+    for steps in (5, 17):
+        assert model.predict(rng.standard_normal((3, steps, 13))).shape == (3, 2)
+        model.fit(rng.standard_normal((4, steps, 13)), np.array([0, 1, 0, 1]), 2, 1, 0)
+    x = rng.standard_normal((2, 9, 13))
+    np.testing.assert_array_equal(load_model(model.save(tmp_path / "any.npz")).predict(x),
+                                  model.predict(x))  # fmt: skip
+    with pytest.raises(ValueError, match="Flatten: input shape .None, 13.: a length of None"):
+        Flatten(input_shape=(None, 13))
+    with pytest.raises(ValueError, match="only the time axis"):
+        Input((None, None))
+
+
+@pytest.mark.ch03_gradcheck
+def test_a_graph_over_sequences_of_any_length_passes_the_gradient_check(rng):
+    from nn.layers import GRU, BatchNormalization, Bidirectional, Conv1D, StatisticsPooling1D
+    from nn.training import loss_and_grad
+
+    inp = Input((None, 3), dtype="float64", name="anylen")
+    h = Conv1D(4, 3, padding="same", activation="tanh", name="anylen_conv")(inp)
+    h = Bidirectional(GRU(3, return_sequences=True), name="anylen_bigru")(h)
+    h = StatisticsPooling1D(name="anylen_stats")(BatchNormalization(name="anylen_bn")(h))
+    model = Model(inp, Dense(2, activation="softmax", name="anylen_out")(h))
+    model.compile("sgd", "categorical_crossentropy")
+    for steps in (4, 7):
+        x, y = rng.standard_normal((3, steps, 3)), np.eye(2)[[0, 1, 1]]
+        out = model.forward(x, training=True)
+        dx = model.backward(loss_and_grad(model, out, y)[1], from_preactivation=True)
+
+        def loss_of(v, y=y):
+            value = loss_and_grad(model, model.forward(v, training=True), y)[0]
+            for layer in model.layers:
+                layer._clear_cache()
+            return np.array(value)
+
+        assert rel_error(dx, numerical_grad(loss_of, x, np.array(1.0), h=1e-5)) < 1e-6, steps
 
 
 def test_models_are_callable_on_arrays(rng):

@@ -196,7 +196,7 @@ def test_recurrent_dropout_is_refused_and_dropout_is_one_mask_per_sequence(rng):
         LSTM(H, recurrent_dropout=0.2)
     layer = SimpleRNN(H, dropout=0.5).build((T, D), np.random.default_rng(0), "float64")
     layer.forward(np.ones((4, T, D)), training=True)
-    _, drop, _ = layer._cache  # (cell cache, dropout mask, final states)
+    _, drop, _, _ = layer._cache  # (cell cache, dropout mask, final states, steps)
     assert drop.shape == (4, 1, D)  # the same mask at every step
     assert set(np.unique(drop)) <= {0.0, 2.0}
 
