@@ -30,12 +30,13 @@ from nn.training import (
     TrainingDivergedError,
     trainer_of,
 )
+from nn.weights import KerasModelMethods
 
 __all__ = ["Sequential", "History", "TrainingDivergedError", "load_model", "DIVERGENCE_FACTOR"]
 
 
 @register_model
-class Sequential:
+class Sequential(KerasModelMethods):
     """A stack of layers trained end to end.
 
     Parameters
@@ -330,51 +331,6 @@ class Sequential:
                 for layer in self.layers
             ],
         }
-
-    def __call__(self, x, training=False):
-        """``model(x)``: the outputs for the arrays ``x`` now, as ``predict`` in one batch."""
-        from nn.graph import is_symbolic
-
-        if is_symbolic(x):
-            raise TypeError(
-                f"model {self.name!r} is called on symbolic tensors: a model inside a model "
-                "is not supported; call its layers on the tensors instead"
-            )
-        out = self.forward(self.prepare(x), training=training)
-        for layer in self.layers:
-            layer._clear_cache()
-        return out
-
-    # ---- weights without the architecture (nn.weights), as Keras ------------------------
-    def get_weights(self):
-        """Every layer's arrays, in layer order (each layer's weights, then its state)."""
-        from nn import weights
-
-        return weights.get_weights(self)
-
-    def set_weights(self, arrays):
-        """The arrays of ``get_weights``, back into the model (shapes checked)."""
-        from nn import weights
-
-        weights.set_weights(self, arrays)
-
-    def save_weights(self, path):
-        """The weights alone to one .npz file by layer and weight name, atomically."""
-        from nn import weights
-
-        return weights.save_weights(self, path)
-
-    def load_weights(self, path):
-        """Weights written by ``save_weights``, every name and shape checked first."""
-        from nn import weights
-
-        weights.load_weights(self, path)
-
-    def save(self, path):
-        """Write weights and description to one .npz file, atomically (nn.serialization)."""
-        from nn.serialization import save_model
-
-        return save_model(self, path)
 
 
 def load_model(path) -> Sequential:

@@ -44,7 +44,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import zipfile
 import zlib
@@ -265,22 +264,12 @@ def save_model(model, path) -> Path:
 
     Raises ValueError, and writes nothing, as ``write_model``.
     """
+    from nn.atomic import write_atomically
+
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp"
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write_model(model, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda f: write_model(model, f))
 
 
 # ---- loading -----------------------------------------------------------------------------------

@@ -11,12 +11,19 @@ the training settings too, use ``model.save`` (``nn.serialization``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["get_weights", "set_weights", "save_weights", "load_weights"]
+from nn.atomic import write_atomically
+
+__all__ = [
+    "get_weights",
+    "set_weights",
+    "save_weights",
+    "load_weights",
+    "KerasModelMethods",
+]
 
 
 def get_weights(model) -> list[np.ndarray]:
@@ -47,19 +54,7 @@ def save_weights(model, path) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp"
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **_named(model))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda f: np.savez(f, **_named(model)))
 
 
 def load_weights(model, path) -> None:
@@ -93,3 +88,45 @@ def load_weights(model, path) -> None:
             )
     for name, array in arrays.items():
         expected[name][...] = array
+
+
+class KerasModelMethods:
+    """What ``Sequential`` and ``Model`` share as Keras spells it: ``model(x)``, the weights
+    without the architecture, and ``save``. A model class provides ``layers``, ``prepare``
+    and ``forward``."""
+
+    def __call__(self, x, training=False):
+        """``model(x)``: the outputs for the arrays ``x`` now, as ``predict`` in one batch."""
+        from nn.graph import is_symbolic
+
+        if is_symbolic(x):
+            raise TypeError(
+                f"model {self.name!r} is called on symbolic tensors: a model inside a model "
+                "is not supported; call its layers on the tensors instead"
+            )
+        out = self.forward(self.prepare(x), training=training)
+        for layer in self.layers:
+            layer._clear_cache()
+        return out
+
+    def get_weights(self):
+        """Every layer's arrays, in layer order (each layer's weights, then its state)."""
+        return get_weights(self)
+
+    def set_weights(self, arrays):
+        """The arrays of ``get_weights``, back into the model (shapes checked)."""
+        set_weights(self, arrays)
+
+    def save_weights(self, path):
+        """The weights alone to one .npz file by layer and weight name, atomically."""
+        return save_weights(self, path)
+
+    def load_weights(self, path):
+        """Weights written by ``save_weights``, every name and shape checked first."""
+        load_weights(self, path)
+
+    def save(self, path):
+        """Weights, architecture and settings to one .npz file, atomically (nn.serialization)."""
+        from nn.serialization import save_model
+
+        return save_model(self, path)
