@@ -22,7 +22,7 @@ def _contiguous(*arrays) -> bool:
     return all(a.flags.c_contiguous for a in arrays)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no ZeroDivision check: the loop vectorises
 def _sgd_momentum_loop(w, dw, v, learning_rate, momentum, nesterov):
     w1, g1, v1 = w.ravel(), dw.ravel(), v.ravel()
     for k in range(w1.size):
@@ -47,10 +47,18 @@ def sgd_update(w, dw, state, *, learning_rate, momentum=0.0, nesterov=False):
     return state
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no ZeroDivision check: the loop vectorises
 def _rmsprop_loop(w, dw, s, g, u, learning_rate, rho, momentum, epsilon, centered, with_momentum):
+    """The variants are separate loops: a branch inside the loop keeps LLVM from vectorising
+    it (one loop with both tests measured 2x slower than the NumPy reference)."""
     w1, d1, s1, g1, u1 = w.ravel(), dw.ravel(), s.ravel(), g.ravel(), u.ravel()
     one_minus_rho = 1 - rho
+    if not centered and not with_momentum:  # the default
+        for k in range(w1.size):
+            d = d1[k]
+            s1[k] = rho * s1[k] + one_minus_rho * (d * d)
+            w1[k] -= learning_rate * d / np.sqrt(s1[k] + epsilon)  # eq. O-3
+        return
     for k in range(w1.size):
         d = d1[k]
         s1[k] = rho * s1[k] + one_minus_rho * (d * d)
@@ -105,7 +113,7 @@ def rmsprop_update(
     return state
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no ZeroDivision check: the loop vectorises
 def _adam_loop(w, dw, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
     w1, g1, m1, v1 = w.ravel(), dw.ravel(), m.ravel(), v.ravel()
     for k in range(w1.size):
