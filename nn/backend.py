@@ -103,18 +103,29 @@ def keep_freed_memory() -> bool:
 
 @contextmanager
 def model_threads():
-    """Run the Numba kernels on one thread while a model runs, and restore the count after.
+    """Run the Numba kernels on one thread while a model runs, and BLAS on the cores other
+    programs leave free (``nn.engine.threads.cores_to_use``, eq. TH-1); restore after.
 
     In a network the BLAS products (the im2col GEMM, dense layers) already use both cores,
     and OpenBLAS's threads spin-wait between calls; Numba's own parallel threads then fight
     them for the same two cores. Measured on the document's CNN (forward + backward, batch
     32, with ``keep_freed_memory``): 29 ms with both pools, 11 ms with the kernels serial and
     BLAS parallel. A kernel called on its own (outside a model) still uses every thread.
-    """
-    from nn.engine.threads import numba_threads
 
-    with numba_threads(1):
-        yield
+    On a busy machine a parallel product waits for its slowest thread, which waits behind
+    another program: so BLAS drops to the free cores, down to one (docs/benchmarks.md, "A
+    shared machine"); ``SER_THREADS=fixed`` keeps every core as before.
+    """
+    from nn.engine.threads import blas_threads, cores_to_use, numba_threads, set_blas_threads
+
+    before = blas_threads()
+    set_blas_threads(cores_to_use())
+    try:
+        with numba_threads(1):
+            yield
+    finally:
+        if before is not None:
+            set_blas_threads(before)
 
 
 def activation(name):

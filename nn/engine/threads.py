@@ -1,10 +1,40 @@
-"""Helpers for the number of threads Numba's parallel loops use."""
+"""How many threads the library runs on: Numba's parallel loops and the BLAS under NumPy.
+
+The one place that decides it (docs/benchmarks.md, "A shared machine"). A 2-core laptop also
+runs a browser and an editor, a CI machine other jobs. A parallel BLAS product or Numba loop
+splits its work between threads and then waits for the slowest; when another program holds a
+core, the thread that lands behind it waits a whole scheduler slice (milliseconds) and the
+product with it, while OpenBLAS's other threads spin-wait and take CPU time from the threads
+doing the work. So the library asks, at most every ``_RECHECK_S`` seconds, how many cores the
+*other* programs leave free, and runs on that many threads (at least one):
+
+    free = cores this process may use - runnable threads of other processes          (TH-1)
+
+from Linux's count of runnable threads (/proc/loadavg, 4th field) minus this process's own
+runnable threads (/proc/self/task/*/stat). Elsewhere, or with ``SER_THREADS=fixed``, every
+core is used, as before; ``SER_THREADS=N`` pins N threads.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import os
+import time
 from contextlib import contextmanager
+from functools import lru_cache
 
-__all__ = ["numba_threads", "threads_for"]
+__all__ = [
+    "numba_threads",
+    "threads_for",
+    "free_cores",
+    "usable_cores",
+    "blas_threads",
+    "set_blas_threads",
+    "cores_to_use",
+    "free_of",
+]
+
+_RECHECK_S = 0.2  # how often the load is read again: ~0.1 ms each, against 10 ms batches
 
 
 @contextmanager
@@ -30,7 +60,8 @@ def numba_threads(n: int):
 
 def threads_for(parts: int) -> int:
     """How many threads a kernel whose work splits into ``parts`` independent parts should
-    run on: every thread Numba started with (``NUMBA_NUM_THREADS``), at most one per part.
+    run on: every thread Numba started with (``NUMBA_NUM_THREADS``), at most one per part
+    and at most the cores other programs leave free (``cores_to_use``, eq. TH-1).
 
     For kernels that call no BLAS while they run, such as the recurrent time loops, where
     each thread owns some rows of the batch for the whole sequence: nothing competes with
@@ -42,4 +73,119 @@ def threads_for(parts: int) -> int:
         available = numba.config.NUMBA_NUM_THREADS
     except Exception:  # no Numba
         available = 1
-    return max(1, min(available, parts))
+    return max(1, min(available, parts, cores_to_use()))
+
+
+# ---- the machine's load (eq. TH-1) -------------------------------------------------------------
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _is_running(stat: bytes) -> bool:
+    """Whether a /proc/<pid>/task/<tid>/stat line says the thread is runnable (state R)."""
+    # the state follows the command name, which is in parentheses and may hold anything
+    close = stat.rfind(b")")
+    return close >= 0 and stat[close + 2 : close + 3] == b"R"
+
+
+def _own_runnable() -> int:
+    """Threads of this process that are runnable now, at least the one asking."""
+    count = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                count += _is_running(f.read())
+        except OSError:  # the thread ended meanwhile
+            continue
+    return max(1, count)
+
+
+def free_of(usable: int, running: int, own: int) -> int:
+    """Eq. TH-1: usable cores less the runnable threads that are not ours, at least 1."""
+    return max(1, usable - max(0, running - own))
+
+
+def free_cores() -> int | None:
+    """Eq. TH-1 now: the cores other programs leave free, at least 1; None where the system
+    does not say (no /proc/loadavg)."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return free_of(usable_cores(), running, _own_runnable())
+
+
+_last = {"at": -1e9, "cores": None}
+
+
+def cores_to_use() -> int:
+    """The threads a model should run on now: ``SER_THREADS`` if it is a number, every usable
+    core with ``SER_THREADS=fixed`` or where the load is unknown, else eq. TH-1 (read again at
+    most every 0.2 s)."""
+    setting = os.environ.get("SER_THREADS", "").strip().lower()
+    if setting.isdigit() and int(setting) >= 1:
+        return int(setting)
+    if setting == "fixed":
+        return usable_cores()
+    now = time.monotonic()
+    if now - _last["at"] >= _RECHECK_S or _last["cores"] is None:
+        free = free_cores()
+        _last["at"], _last["cores"] = now, usable_cores() if free is None else free
+    return _last["cores"]
+
+
+# ---- the BLAS under NumPy and SciPy ------------------------------------------------------------
+_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+            "openblas_set_num_threads64_", "openblas_set_num_threads")  # fmt: skip
+_GETTERS = tuple(name.replace("_set_", "_get_") for name in _SETTERS)
+
+
+@lru_cache(maxsize=1)
+def _openblas() -> tuple:
+    """(set, get) function pairs of every OpenBLAS this process has loaded (NumPy's and
+    SciPy's are two separate libraries, each with its own threads)."""
+    import numpy  # noqa: F401  (loads NumPy's BLAS)
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    except OSError:
+        return ()
+    pairs = []
+    for path in sorted(p for p in paths if p.startswith("/")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for setter, getter in zip(_SETTERS, _GETTERS, strict=True):
+            if hasattr(lib, setter) and hasattr(lib, getter):
+                set_fn, get_fn = getattr(lib, setter), getattr(lib, getter)
+                set_fn.argtypes, set_fn.restype = [ctypes.c_int], None
+                get_fn.argtypes, get_fn.restype = [], ctypes.c_int
+                pairs.append((set_fn, get_fn))
+                break
+    return tuple(pairs)
+
+
+def blas_threads() -> int | None:
+    """The threads NumPy's OpenBLAS runs on, or None when it cannot be asked."""
+    pairs = _openblas()
+    return int(pairs[0][1]()) if pairs else None
+
+
+def set_blas_threads(n: int) -> None:
+    """Run every loaded OpenBLAS on ``n`` threads (a no-op where there is none to ask)."""
+    for set_fn, get_fn in _openblas():
+        if get_fn() != n:
+            set_fn(int(n))
