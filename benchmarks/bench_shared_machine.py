@@ -11,7 +11,9 @@ median and the worst:
   batch 32: the project with its thread policy (eq. TH-1, ``nn.engine.threads``), the project
   with ``SER_THREADS=fixed`` (every core whatever the load: the behaviour before the policy),
   and the same network in PyTorch CPU (2 threads) when it is installed;
-- the recommended recipe's network (``cnn1d-spk``), 128 frames x 128 features: the same three.
+- the recommended recipe's network (``cnn1d-spk``), 128 frames x 128 features: the same three;
+- the LSTM recipe (``ser.recipes.build("lstm", 4)``), whose time loop is a Numba kernel that
+  splits the batch between threads (``threads_for``): the project, with and without the policy.
 
 Goals (issue 17), with two busy processes on 2 cores: no epoch after the first slower than
 5x idle, the median within 4x idle (the fair share is 3x), and the median no slower than
@@ -38,12 +40,18 @@ workload, impl, epochs, n = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.
 rng = np.random.default_rng(0)
 if workload == "cnn":
     shape, k = (128, 13, 1), 3
+elif workload == "lstm":
+    from ser.recipes import build
+    model = build("lstm", 4)
+    shape, k = tuple(model.input_shape[1:]), 4
 else:
     shape, k = (128, 128), 8
 x = rng.standard_normal((n, *shape)).astype(np.float32)
 labels = rng.integers(0, k, n)
 y = np.eye(k, dtype=np.float32)[labels]
 times = []
+if impl == "torch" and workload == "lstm":
+    raise SystemExit("no PyTorch twin of this workload here")
 if impl == "torch":
     import torch
     torch.set_num_threads(2)
@@ -70,6 +78,8 @@ else:
     if workload == "cnn":
         from ser.recipes import seed_cnn
         model = seed_cnn(k)
+    elif workload == "lstm":
+        pass  # built above
     else:
         from bench_recipe import our_model
         model = our_model()
@@ -101,6 +111,8 @@ def run(workload: str, impl: str, epochs: int, samples: int) -> list[float] | No
     if done.returncode != 0:
         if impl == "torch" and "No module named 'torch'" in done.stderr:
             return None
+        if impl == "torch" and "no PyTorch twin" in done.stderr:
+            return None
         raise SystemExit(f"{workload}/{impl} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -113,7 +125,8 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
 
-    workloads = [("cnn", "document's CNN"), ("recipe", "cnn1d-spk network")]
+    workloads = [("cnn", "document's CNN"), ("recipe", "cnn1d-spk network"),
+                 ("lstm", "LSTM recipe (Numba time loop)")]  # fmt: skip
     impls = [("ours", "project"), ("fixed", "project, SER_THREADS=fixed"), ("torch", "PyTorch")]
     results = {}
     for load in (0, args.busy):
@@ -138,7 +151,7 @@ def main() -> None:
         for impl, i_name in impls:
             idle, busy = results[(0, w, impl)], results[(args.busy, w, impl)]
             if idle is None or busy is None:
-                print(f"| {w_name} | {i_name} | not installed | | | | | |")
+                print(f"| {w_name} | {i_name} | not run (not installed, or no twin) | | | | | |")
                 continue
             base = float(np.median(idle[1:]))
             med, worst = float(np.median(busy[1:])), float(np.max(busy[1:]))
