@@ -324,8 +324,23 @@ def _cmd_evaluate(args) -> None:
     from ser.experiment import evaluate
 
     model = _load(args.model)
+    builtin = args.data is None and args.corpus.lower() == "synthetic"
+    if args.seed is not None and not builtin:
+        raise UserError("--seed chooses the built-in synthetic corpus; not with --data")
+    trained = model.metadata.get("seed")
+    on_synthetic = model.metadata.get("corpus") == "synthetic" and isinstance(trained, int)
+    if builtin and on_synthetic and trained != (args.seed or 0):
+        print(  # ser train --seed N trains on the built-in corpus of seed N (other voices)
+            f"ser evaluate: note: the model was trained with seed {trained}; if on the built-in "
+            f"corpus, on its seed-{trained} voices, which differ from seed {args.seed or 0}'s "
+            f"under the same speaker names; --seed {trained} scores its own test speakers",
+            file=sys.stderr,
+        )
     try:
-        corpus = load_corpus(args.corpus, args.data)
+        if builtin:
+            corpus = load_corpus("synthetic", seed=args.seed or 0)
+        else:
+            corpus = load_corpus(args.corpus, args.data)
         if args.speakers:
             unknown = [s for s in args.speakers if s not in corpus.speakers]
             if unknown:
@@ -334,14 +349,68 @@ def _cmd_evaluate(args) -> None:
                     f"it has {_listing(corpus.speakers)}"
                 )
             corpus = corpus.select(speakers=args.speakers)
-        scores = evaluate(model, corpus, cache_dir=args.cache)
+        scores, match = evaluate(
+            model, corpus, cache_dir=args.cache, shared=args.shared, report=True
+        )
     except (ValueError, FileNotFoundError) as err:
         raise UserError(str(err)) from err
+    for line in match.lines():  # the mapping used, and what was left out on either side
+        print(line)
+    n_classes = len(scores.labels)  # the classes the model chooses among: chance is 1/n
     print(
         f"{scores.n} utterances: accuracy {scores.accuracy:.3f}, UAR {scores.uar:.3f}, "
-        f"macro F1 {scores.macro_f1:.3f}"
+        f"macro F1 {scores.macro_f1:.3f} (chance UAR {1 / n_classes:.3f})"
     )
     print(scores.table())
+    if args.json:
+        import json
+
+        from ser.io import write_text
+
+        result = {
+            "model": _show(args.model),
+            "data": None if args.data is None else _show(args.data),
+            "speakers": args.speakers,
+            "labels": match.to_dict(),
+            "scores": {
+                "labels": scores.labels,
+                "n": scores.n,
+                "accuracy": scores.accuracy,
+                "uar": scores.uar,
+                "chance_uar": 1 / n_classes,
+                "macro_f1": scores.macro_f1,
+                # a class no utterance is of has no recall (NaN): null in JSON
+                "recall": [r if math.isfinite(r) else None for r in scores.recall],
+                "confusion": scores.confusion.tolist(),
+            },
+        }
+        text = json.dumps(result, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        print(f"results -> {_show(write_text(args.json, text))}")
+
+
+def _cmd_robustness(args) -> None:
+    """Score a model clean and at each SNR of each noise (ser.robustness; docs/robustness.md):
+    every input is checked there before any utterance is analysed, and a mistake is a
+    ValueError (an AudioError for a noise file) that the boundary reports in one line."""
+    from ser.robustness import robustness_command
+
+    if args.data is not None and args.utterances is not None:
+        raise UserError("--utterances sizes the built-in corpus; not with --data")
+    robustness_command(
+        args.model,
+        load=_load,
+        data=args.data,
+        corpus_name=args.corpus,
+        speakers=args.speakers,
+        snrs=args.snr,
+        noises=args.noise,
+        seed=args.seed,
+        out=args.out,
+        compare=args.compare or (),
+        utterances=args.utterances,
+        log=print,
+        note=lambda line: print(f"ser robustness: {line}", file=sys.stderr),
+    )
 
 
 def _naming(error: str, path) -> str:
@@ -407,6 +476,151 @@ def _cmd_predict(args) -> int:
     return EXIT_BUG if bugs else EXIT_USER if failed else 0
 
 
+def _cmd_timeline(args) -> int:
+    """Emotion over time in each file (ser.timeline): segments printed, timeline.csv/.json/.png
+    written per file; a bad file is one error line and the other files still run."""
+    from ser.smoothing import SILENCE
+    from ser.timeline import timeline_of
+    from ser.timeline_report import save_timeline
+    from ser.windows import WindowScorer
+
+    model = _load(args.model)
+    try:
+        scorer = WindowScorer(
+            model, window_s=args.window, hop_s=args.hop, silence_db=args.silence_db
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    print(
+        f"windows of {scorer.window_seconds:.2f} s every {scorer.hop_seconds:.2f} s, "
+        f"smoothing {args.smooth}" + (f" (stay {args.stay:g})" if args.smooth == "viterbi" else ""),
+        file=sys.stderr,
+    )
+    failed, stems = 0, set()
+    for path in args.files:
+        stem = _unique_stem(path, stems)
+        show = progress_printer(f"{_show(path)}: seconds read")
+        try:
+            timeline = timeline_of(
+                scorer,
+                path,
+                smoothing=args.smooth,
+                stay=args.stay,
+                progress=lambda done, total, show=show: show(int(done), int(total)),
+            )
+            written = save_timeline(args.out / stem, timeline) if args.out else {}
+        except _user_errors() as err:
+            failed += 1
+            print(f"ser timeline: error: {_naming(_one_line(err), path)}", file=sys.stderr)
+            continue
+        speech = [s for s in timeline.segments if s.emotion != SILENCE]
+        print(
+            f"{_show(path)}: {timeline.duration:.2f} s, {len(timeline.probs)} windows, "
+            f"{len(timeline.segments)} segments ({len(speech)} of speech)"
+        )
+        for seg in timeline.segments:
+            print(f"  {seg.start:9.2f} - {seg.end:9.2f} s  {seg.emotion:<10} {seg.confidence:.2f}")
+        if written:
+            print(f"  wrote {', '.join(_show(p) for p in written.values())}")
+    return EXIT_USER if failed else 0
+
+
+def _unique_stem(path: Path, taken: set) -> str:
+    """A folder name for one file's outputs: its stem, numbered when two files share it."""
+    stem = path.stem or "audio"
+    name, k = stem, 2
+    while name in taken:
+        name, k = f"{stem}-{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def _cmd_stream(args) -> int:
+    """Emotion of a live stream (ser.stream): raw PCM on stdin, or --file as if it were live;
+    the summary line on stderr however it ends (end of input, Ctrl-C, a closed pipe)."""
+    from ser.stream import run_stream
+
+    if args.file is not None and args.sr is not None:
+        raise UserError(
+            "--sr is the rate of raw PCM on standard input; --file reads its rate from the "
+            "file's header"
+        )
+    if args.realtime and args.file is None:
+        raise UserError(
+            "--realtime paces --file at audio speed; standard input comes at the speed of "
+            "whatever writes it"
+        )
+    model = _load(args.model)
+    ending = run_stream(
+        model,
+        sr=args.sr,
+        window_s=args.window,
+        hop_s=args.hop,
+        silence_db=args.silence_db,
+        file=args.file,
+        realtime=args.realtime,
+        jsonl=args.jsonl,
+    )
+    return EXIT_INTERRUPTED if ending == "interrupted" else 0
+
+
+def _cmd_course_exercises(args) -> None:
+    """A student copy of the repository with the solutions stripped (ser.course)."""
+    from ser.course import CHAPTERS, write_exercises
+
+    report = write_exercises(args.out, chapters=args.chapter)
+    print(
+        f"wrote {_show(report.out)}: {report.files} files, {len(report.exercises)} exercises "
+        f"stripped ({report.regions} solution regions replaced by stubs)"
+    )
+    for chapter, title in CHAPTERS.items():
+        ids = [e.id for e in report.exercises if e.chapter == chapter]
+        if ids:
+            print(f"  chapter {chapter} · {title}: {' '.join(ids)}")
+    print(f"  hand it out; grade it with: ser course grade {_show(report.out)}")
+
+
+def _cmd_course_grade(args) -> None:
+    """The grade sheet of a student copy: its tests run on its own code (ser.course)."""
+    import json
+    import shutil
+
+    from ser.course import grade
+
+    sheet = grade(args.dir, chapters=args.chapter, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(sheet.to_dict(), indent=2))
+    else:
+        print(sheet.to_text(width=max(80, shutil.get_terminal_size((120, 24)).columns)))
+
+
+def _course_chapter(text: str) -> int:
+    """A type for argparse: a chapter with exercises, as 2, 02, ch2 or ch02_cnn."""
+    from ser.course.exercises import CHAPTERS
+
+    match = re.fullmatch(r"(?:ch)?0*(\d+)(?:_\w*)?", text.strip())
+    if match is None or int(match.group(1)) not in CHAPTERS:
+        raise argparse.ArgumentTypeError(
+            f"--chapter: no chapter {text!r} with exercises; choose from "
+            f"{', '.join(map(str, CHAPTERS))}"
+        )
+    return int(match.group(1))
+
+
+def _new_folder(option: str):
+    """A type for argparse: a folder that does not exist yet, or is empty."""
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if _is(path, "exists") and (not _is(path, "is_dir") or any(path.iterdir())):
+            raise argparse.ArgumentTypeError(
+                f"{option} {_show(text)} exists and is not an empty folder; give a new folder"
+            )
+        return path
+
+    return parse
+
+
 def _training_options(p) -> None:
     """What a user tunes: training and feature settings (librosa's names); each defaults to
     the recipe's own."""
@@ -427,7 +641,7 @@ def _training_options(p) -> None:
         choices=(*AUGMENTATIONS, "none"),
         metavar="KIND",
         help="training augmentation: specaugment (masks), speed (0.9x and 1.1x copies), noise "
-        "(a copy at 10-30 dB SNR), or none",
+        "(a copy in white noise at 0-30 dB SNR), or none",
     )
     p.add_argument(
         "--early-stopping",
@@ -515,6 +729,23 @@ def _finite(option: str):
             value = math.nan
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{option} must be a finite number, got {text}")
+        return value
+
+    return parse
+
+
+def _probability(option: str):
+    """A type for argparse: a number strictly between 0 and 1."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0.0 < value < 1.0:
+            raise argparse.ArgumentTypeError(
+                f"{option} must be a number between 0 and 1, got {text}"
+            )
         return value
 
     return parse
@@ -772,7 +1003,70 @@ def build_parser() -> argparse.ArgumentParser:
         "--speakers", nargs="+", help="only these speakers (e.g. the model's test speakers)"
     )
     p.add_argument("--cache", type=Path)
+    p.add_argument(
+        "--seed",
+        type=_whole("--seed", 0),
+        help="the built-in synthetic corpus of this seed (default 0; ser train --seed N "
+        "trains on the corpus of seed N: its voices differ under the same speaker names)",
+    )
+    p.add_argument(
+        "--shared",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="score on the classes the model and the corpus share, the model's probabilities "
+        "restricted to them and renormalised (default; docs/across-corpora.md, eq. X-1); "
+        "--no-shared: the model chooses among all its classes, and a class the corpus lacks "
+        "is an error. Either way, what is left out is reported",
+    )
+    p.add_argument(
+        "--json",
+        type=_file("--json", ("json",), "JSON file"),
+        metavar="FILE",
+        help="also write the scores, the label mapping and what was left out as JSON",
+    )
     p.set_defaults(run=_cmd_evaluate)
+
+    p = commands.add_parser(
+        "robustness", help="score a saved model clean and in noise at each SNR (UAR vs SNR)"
+    )
+    p.add_argument("model", type=Path)
+    p.add_argument("--data", type=Path, help="corpus folder (none: the built-in synthetic corpus)")
+    p.add_argument("--corpus", default="synthetic")
+    p.add_argument(
+        "--speakers",
+        nargs="+",
+        help="speakers to score (default: the model's own test speakers, from its file)",
+    )
+    p.add_argument(
+        "--snr",
+        nargs="+",
+        type=_finite("--snr"),
+        metavar="DB",
+        help="signal-to-noise ratios in dB over the whole utterance (default 30 20 10 5 0); "
+        "clean is always scored first",
+    )
+    p.add_argument(
+        "--noise",
+        nargs="+",
+        metavar="KIND",
+        help="white, pink, babble (other speakers of the corpus) or a noise FILE, looped or "
+        "cropped to length (default: white pink babble)",
+    )
+    p.add_argument("--seed", **seed, help="seed of every random choice of the noises")
+    p.add_argument("--out", type=_folder("--out"), default=Path("robustness_output"))
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        type=Path,
+        metavar="MODEL",
+        help="other models scored on the same mixtures, side by side in the figure",
+    )
+    p.add_argument(
+        "--utterances",
+        type=_whole("--utterances", 1),
+        help="utterances per speaker and emotion of the built-in corpus (default 20)",
+    )
+    p.set_defaults(run=_cmd_robustness)
 
     p = commands.add_parser("predict", help="the emotion of audio files, with class probabilities")
     p.add_argument("model", type=Path)
@@ -791,6 +1085,109 @@ def build_parser() -> argparse.ArgumentParser:
         "speaker's statistics, as the model was trained (for models normalised per speaker)",
     )
     p.set_defaults(run=_cmd_predict)
+
+    p = commands.add_parser(
+        "timeline",
+        help="emotion over time in long recordings: windows, smoothed segments, silence",
+    )
+    p.add_argument("model", type=Path)
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument(
+        "--window",
+        type=_positive("--window", "seconds"),
+        help="seconds per window (default: the model's input, 1.28 s for the course's models)",
+    )
+    p.add_argument(
+        "--hop",
+        type=_positive("--hop", "seconds"),
+        help="seconds between windows (default: half a window)",
+    )
+    p.add_argument(
+        "--smooth",
+        choices=("viterbi", "median", "none"),
+        default="viterbi",
+        help="how window labels become segments (default: a sticky HMM, Viterbi)",
+    )
+    p.add_argument(
+        "--stay",
+        type=_probability("--stay"),
+        default=0.9,
+        help="Viterbi: probability of keeping the emotion from one window to the next",
+    )
+    p.add_argument(
+        "--silence-db",
+        type=_finite("--silence-db"),
+        default=-50.0,
+        help="frames quieter than this (dBFS) are not speech; a window with under a quarter "
+        "of speech frames is silence",
+    )
+    p.add_argument(
+        "--out",
+        type=_folder("--out"),
+        help="write <file>/timeline.csv, timeline.json and timeline.png here for each file",
+    )
+    p.set_defaults(run=_cmd_timeline)
+
+    p = commands.add_parser(
+        "stream",
+        help="the emotion of a live stream, one line per hop: raw 16-bit mono PCM on stdin "
+        "(arecord -f S16_LE -r 16000 -c 1 | ser stream MODEL) or --file",
+    )
+    p.add_argument("model", type=Path)
+    p.add_argument(
+        "--sr",
+        type=_whole("--sr", MIN_SR, MAX_SR, " Hz"),
+        metavar="HZ",
+        help="sample rate of the PCM on stdin (default: the model's, 16000 for the course's "
+        "models); another rate is resampled",
+    )
+    p.add_argument(
+        "--window",
+        type=_positive("--window", "seconds"),
+        help="seconds per window (default: the model's input, 1.28 s for the course's models)",
+    )
+    p.add_argument(
+        "--hop",
+        type=_positive("--hop", "seconds"),
+        help="seconds between predictions (default: half a window)",
+    )
+    p.add_argument(
+        "--silence-db",
+        type=_finite("--silence-db"),
+        default=-50.0,
+        help="frames quieter than this (dBFS) are not speech, as in ser timeline",
+    )
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per window and line")
+    p.add_argument(
+        "--file", type=Path, metavar="F", help="read an audio file as if it were live instead"
+    )
+    p.add_argument("--realtime", action="store_true", help="with --file: at the audio's own speed")
+    p.set_defaults(run=_cmd_stream)
+
+    p = commands.add_parser(
+        "course", help="the course as coursework: exercises stripped from the code, graded"
+    )
+    course = p.add_subparsers(dest="course_command", required=True, metavar="SUBCOMMAND")
+    chapter = {"nargs": "+", "type": _course_chapter, "metavar": "N"}
+    q = course.add_parser(
+        "exercises", help="write a student copy with every solution region replaced by a stub"
+    )
+    q.add_argument("--out", type=_new_folder("--out"), required=True, help="a new folder")
+    q.add_argument("--chapter", **chapter, help="strip only these chapters' exercises")
+    q.set_defaults(run=_cmd_course_exercises)
+    q = course.add_parser(
+        "grade", help="run a student copy's tests on its own code: one row per exercise"
+    )
+    q.add_argument("dir", type=Path, metavar="DIR", help="the student's copy")
+    q.add_argument("--chapter", **chapter, help="grade only these chapters' exercises")
+    q.add_argument("--json", action="store_true", help="the sheet as JSON (for an LMS)")
+    q.add_argument(
+        "--timeout",
+        type=_positive("--timeout", "seconds"),
+        default=900.0,
+        help="seconds the tests may take in all (default 900)",
+    )
+    q.set_defaults(run=_cmd_course_grade)
     return parser
 
 
