@@ -6,16 +6,13 @@
 # listen to them, and one figure per emotion: waveform, f0 contour, spectrogram.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import features as F
 from ser.corpus.synth import EMOTIONS, make_speakers, synthesize_utterance
 from ser.corpus.voice import Sentence
 from ser.lesson import check_shape, fast_mode, output_dir, save_figure
+from ser.plotting import colorbar, image, subplots
 
 out = output_dir(__file__)
 sr = 16000
@@ -68,19 +65,20 @@ for emotion, (y, f0) in clips.items():
 
 # %%
 longest = max(len(y) for y, _ in clips.values()) / sr
-fig, axes = plt.subplots(3, len(clips), figsize=(3.2 * len(clips), 7), layout="constrained",
-                         sharex=True, sharey="row")  # fmt: skip
+fig, axes = subplots(3, len(clips), figsize=(3.2 * len(clips) + 1, 7), sharex=True,
+                     sharey="row")  # fmt: skip
 for column, (emotion, (y, f0)) in zip(axes.T, clips.items(), strict=True):
     t = np.arange(len(y)) / sr
     column[0].plot(t, y, lw=0.4)
     column[0].set(title=emotion, ylim=(-1, 1))
     column[1].plot(t, np.where(f0 > 0, f0, np.nan), lw=1.0)
     column[1].set(ylim=(60, 400))
-    S = F.spectrogram(y, sr=sr)
-    column[2].imshow(10 * np.log10(S.T + 1e-12), origin="lower", aspect="auto", cmap="magma",
-                     extent=(0, len(y) / sr, 0, sr / 2), vmin=-100, vmax=-10)  # fmt: skip
-    column[2].set(xlabel="time (s)", xlim=(0, longest))
-axes[0, 0].set(ylabel="waveform")
+    S_db = 10 * np.log10(F.spectrogram(y, sr=sr).T + 1e-12)
+    spectrogram = image(column[2], S_db, extent=(0, len(y) / sr, 0, sr / 2), vmin=-100, vmax=-10,
+                        xlabel="time (s)", ylabel="", cbar_label=None)  # fmt: skip
+    column[2].set(xlim=(0, longest))
+colorbar(spectrogram, ax=list(axes[2]), label="power (dB)")  # one scale for every emotion
+axes[0, 0].set(ylabel="amplitude (waveform)")
 axes[1, 0].set(ylabel="f0 (Hz)")
 axes[2, 0].set(ylabel="frequency (Hz)")
 save_figure(fig, out, "00_one_sentence_every_emotion.png")

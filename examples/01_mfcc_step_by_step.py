@@ -1,20 +1,17 @@
 # %% [markdown]
 # # 01 · From a voice recording to MFCC features, one formula at a time
 #
-# Reads with: docs/features.md (formulas M1-M10 of ../shared/seed/FORMULAS.md) and
+# Reads with: docs/features.md (formulas M1-M10 of docs/formula-key.md) and
 # docs/conventions.md. Runs as a script in a few seconds, or cell by cell in VS Code / Jupyter.
 # No download: the "recording" is the course's synthetic voice (docs/corpus.md).
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 import features as F
 from ser.corpus.synth import synthesize_utterance
 from ser.lesson import check_shape, compare, fast_mode, output_dir, save_figure
+from ser.plotting import frames_extent, image, subplots  # the course's figure style
 
 out = output_dir(__file__)
 sr = 16000
@@ -24,9 +21,10 @@ config = F.preset_config("default", sr=sr)  # 25 ms Hamming, 10 ms hop, 40 mel b
 print(config)
 check_shape("waveform y", y, (int(duration * sr),))
 
-fig, ax = plt.subplots(figsize=(9, 2.5), layout="constrained")
+fig, ax = subplots(figsize=(9, 2.5))
 ax.plot(np.arange(y.size) / sr, y, lw=0.5)
-ax.set(xlabel="time (s)", ylabel="amplitude", title="The waveform: syllables of a synthetic voice")
+ax.set(xlabel="time (s)", ylabel="amplitude (full scale = 1)",
+       title="The waveform: syllables of a synthetic voice")  # fmt: skip
 save_figure(fig, out, "01_waveform.png")
 
 # %% [markdown]
@@ -40,10 +38,11 @@ check_shape("pre-emphasised y'", emphasized, y.shape)
 spec_before = np.abs(np.fft.rfft(y)) ** 2
 spec_after = np.abs(np.fft.rfft(emphasized)) ** 2
 freqs = np.fft.rfftfreq(y.size, 1 / sr)
-fig, ax = plt.subplots(figsize=(9, 3), layout="constrained")
-ax.semilogy(freqs, spec_before + 1e-12, lw=0.5, label="before")
-ax.semilogy(freqs, spec_after + 1e-12, lw=0.5, label="after pre-emphasis")
-ax.set(xlabel="frequency (Hz)", ylabel="power", title="M1: pre-emphasis lifts high frequencies")
+fig, ax = subplots(figsize=(9, 3))
+ax.plot(freqs, 10 * np.log10(spec_before + 1e-12), lw=0.5, label="before")
+ax.plot(freqs, 10 * np.log10(spec_after + 1e-12), lw=0.5, label="after pre-emphasis")
+ax.set(xlabel="frequency (Hz)", ylabel="power |Y(f)|² (dB)",
+       title="M1: pre-emphasis lifts high frequencies (about +6 dB per octave)")  # fmt: skip
 ax.legend()
 save_figure(fig, out, "02_preemphasis.png")
 
@@ -61,12 +60,13 @@ check_shape("frames", frames, (T, config.win_length))
 check_shape("window w", window, (config.win_length,))
 check_shape("windowed frames", windowed, (T, config.win_length))
 m = T // 2
-fig, ax = plt.subplots(1, 2, figsize=(9, 2.8), layout="constrained")
+fig, ax = subplots(1, 2, figsize=(9, 2.8))
 ax[0].plot(window)
-ax[0].set(title="Hamming window (M2)", xlabel="n")
+ax[0].set(title="Hamming window (M2)", xlabel="sample n in the frame (1/16 ms)",
+          ylabel="w[n]")  # fmt: skip
 ax[1].plot(frames[m], lw=0.7, label="frame")
 ax[1].plot(windowed[m], lw=0.7, label="windowed")
-ax[1].set(title=f"frame {m}", xlabel="n")
+ax[1].set(title=f"frame {m}", xlabel="sample n in the frame (1/16 ms)", ylabel="amplitude")
 ax[1].legend()
 save_figure(fig, out, "03_frames_and_window.png")
 
@@ -81,10 +81,11 @@ compare("DFT matrix  vs numpy.fft", F.dft(padded), np.fft.fft(padded))
 compare("radix-2 FFT vs numpy.fft", F.fft_radix2(padded), np.fft.fft(padded))
 power = F.power_spectrum(windowed, n_fft=config.n_fft)
 check_shape("power spectrum P", power, (T, config.n_fft // 2 + 1))
-fig, ax = plt.subplots(figsize=(9, 3), layout="constrained")
-ax.imshow(10 * np.log10(power.T + 1e-12), origin="lower", aspect="auto", cmap="magma",
-          extent=(0, duration, 0, sr / 2))  # fmt: skip
-ax.set(xlabel="time (s)", ylabel="Hz", title="M3: power spectrogram (dB)")
+hop_s = config.hop_length / sr
+fig, ax = subplots(figsize=(9, 3))
+image(ax, 10 * np.log10(power.T + 1e-12), extent=(0, T * hop_s, 0, sr / 2),
+      xlabel="time (s)", ylabel="frequency (Hz)", cbar_label="power (dB)",
+      title="M3: power spectrogram")  # fmt: skip
 save_figure(fig, out, "04_power_spectrum.png")
 
 # %% [markdown]
@@ -97,12 +98,13 @@ f_hz = np.linspace(0, sr / 2, 400)
 htk, slaney = F.hz_to_mel(f_hz), F.hz_to_mel(f_hz, scale="slaney")
 check_shape("mel(f), HTK", htk, f_hz.shape)
 compare("mel_to_hz(hz_to_mel(f)) vs f", F.mel_to_hz(htk), f_hz)
-fig, ax = plt.subplots(1, 2, figsize=(9, 3), layout="constrained")
+fig, ax = subplots(1, 2, figsize=(9, 3))
 ax[0].plot(f_hz, htk)
-ax[0].set(xlabel="Hz", ylabel="mel", title="M4: HTK mel scale")
+ax[0].set(xlabel="frequency (Hz)", ylabel="mel", title="M4: HTK mel scale")
 ax[1].plot(f_hz, slaney, color="tab:orange")
-ax[1].set(xlabel="Hz", ylabel="mel (Slaney units)", title="Slaney scale: linear, then log")
-save_figure(fig, out, "05a_mel_scale.png")
+ax[1].set(xlabel="frequency (Hz)", ylabel="mel (Slaney units)",
+          title="Slaney scale: linear, then log")  # fmt: skip
+save_figure(fig, out, "05_mel_scale.png")  # figures are numbered in the order of the steps
 
 # %% [markdown]
 # ## M5 · Mel filterbank: E_m[j] = sum_k H_j[k] P_m[k]
@@ -114,10 +116,11 @@ fbank = F.mel_filterbank(sr=sr, n_fft=config.n_fft, n_mels=config.n_mels)
 mel_energies = F.apply_filterbank(power, fbank)
 check_shape("filterbank H", fbank, (config.n_mels, config.n_fft // 2 + 1))
 check_shape("mel energies E", mel_energies, (T, config.n_mels))
-fig, ax = plt.subplots(figsize=(9, 3), layout="constrained")
+fig, ax = subplots(figsize=(9, 3))
 ax.plot(np.arange(fbank.shape[1]) * sr / config.n_fft, fbank.T, lw=0.8)
-ax.set(xlabel="Hz", ylabel="weight", title="M5: 40 triangular mel filters (HTK, peak 1)")
-save_figure(fig, out, "05_mel_filterbank.png")
+ax.set(xlabel="frequency (Hz)", ylabel="filter weight H_j(f)",
+       title="M5: 40 triangular mel filters (HTK, peak 1)")  # fmt: skip
+save_figure(fig, out, "06_mel_filterbank.png")
 
 # %% [markdown]
 # ## M6 · Log: log(max(E, 1e-10))
@@ -127,10 +130,11 @@ save_figure(fig, out, "05_mel_filterbank.png")
 # %%
 log_mel = F.log_compress(mel_energies, floor=config.log_floor)
 check_shape("log-mel", log_mel, (T, config.n_mels))
-fig, ax = plt.subplots(figsize=(9, 3), layout="constrained")
-ax.imshow(log_mel.T, origin="lower", aspect="auto", cmap="magma", extent=(0, duration, 0, 40))
-ax.set(xlabel="time (s)", ylabel="mel band", title="M6: log-mel energies")
-save_figure(fig, out, "06_log_mel.png")
+fig, ax = subplots(figsize=(9, 3))
+image(ax, log_mel.T, extent=frames_extent(T, config.n_mels, hop_s), xlabel="time (s)",
+      ylabel="mel band j", cbar_label="log energy ln E (floor ln 1e-10 = -23)",
+      title="M6: log-mel energies")  # fmt: skip
+save_figure(fig, out, "07_log_mel.png")
 
 # %% [markdown]
 # ## M7 · DCT-II: c[n] = s_n sum_j log E[j] cos(pi n (j + 1/2) / J)
@@ -143,10 +147,11 @@ cepstra = log_mel @ D.T
 check_shape("DCT matrix D", D, (config.n_mfcc, config.n_mels))
 check_shape("cepstra c", cepstra, (T, config.n_mfcc))
 compare("D @ log_mel vs scipy.fft.dct", cepstra, F.dct(log_mel, n_out=config.n_mfcc))
-fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
-ax.imshow(D, aspect="auto", cmap="coolwarm")
-ax.set(title="M7: DCT-II basis (13 x 40)", xlabel="mel band", ylabel="n")
-save_figure(fig, out, "07a_dct_basis.png")
+fig, ax = subplots(figsize=(6, 3))
+image(ax, D, scale="diverging", xlabel="mel band j", ylabel="coefficient n",
+      cbar_label="basis value D[n, j]", title="M7: DCT-II basis (13 x 40, orthonormal)",
+      integer_ticks="xy")  # fmt: skip
+save_figure(fig, out, "08_dct_basis.png")
 
 # %% [markdown]
 # ## M8 · Lifter: c~[n] = (1 + (L/2) sin(pi n / L)) c[n], L = 22
@@ -157,12 +162,13 @@ weights = F.lifter_weights(config.n_mfcc, lifter=config.lifter)
 mfcc_manual = cepstra * weights
 check_shape("lifter weights", weights, (config.n_mfcc,))
 check_shape("MFCC", mfcc_manual, (T, config.n_mfcc))
-fig, ax = plt.subplots(1, 2, figsize=(9, 3), layout="constrained")
+fig, ax = subplots(1, 2, figsize=(10, 3), width_ratios=(1, 2.2))
 ax[0].stem(weights)
-ax[0].set(title="M8: lifter weights", xlabel="n")
-ax[1].imshow(mfcc_manual.T, origin="lower", aspect="auto", cmap="magma")
-ax[1].set(title="liftered MFCC", xlabel="frame", ylabel="coefficient")
-save_figure(fig, out, "07_mfcc.png")
+ax[0].set(title="M8: lifter weights", xlabel="coefficient n", ylabel="weight (1 + 11 sin(πn/22))")
+image(ax[1], mfcc_manual.T, scale="diverging", extent=frames_extent(T, config.n_mfcc, hop_s),
+      xlabel="time (s)", ylabel="coefficient n", cbar_label="MFCC value",
+      title="liftered MFCC (c0, the log energy, is the bottom row)", integer_ticks="y")  # fmt: skip
+save_figure(fig, out, "09_mfcc.png")
 
 # %% [markdown]
 # ## M9 · Deltas: d_t = sum_n n (c_{t+n} - c_{t-n}) / (2 sum_n n^2), N = 2
@@ -171,14 +177,17 @@ save_figure(fig, out, "07_mfcc.png")
 # %%
 full = F.add_deltas(mfcc_manual, width=2)
 check_shape("MFCC + deltas + dd", full, (T, 3 * config.n_mfcc))
-fig, ax = plt.subplots(3, 1, figsize=(9, 5), sharex=True, layout="constrained")
-for a, block, name in zip(
-    ax, np.split(full, 3, axis=1), ["c", "delta", "delta-delta"], strict=True
-):
-    a.imshow(block.T, origin="lower", aspect="auto", cmap="magma")
-    a.set(ylabel=name)
-ax[0].set(title="M9: static, delta and delta-delta coefficients")
-save_figure(fig, out, "08_deltas.png")
+fig, ax = subplots(3, 1, figsize=(9, 6), sharex=True)
+units = ["MFCC value", "per frame", "per frame²"]
+for a, block, name, unit in zip(
+    ax, np.split(full, 3, axis=1), ["static c_n", "delta Δc_n", "delta-delta ΔΔc_n"], units,
+    strict=True,
+):  # fmt: skip
+    image(a, block.T, scale="diverging", extent=frames_extent(T, config.n_mfcc, hop_s),
+          xlabel="", ylabel=f"{name}: n", cbar_label=unit, integer_ticks="y")  # fmt: skip
+ax[-1].set(xlabel="time (s)")
+ax[0].set(title="M9: static, delta and delta-delta coefficients (each on its own scale)")
+save_figure(fig, out, "10_deltas.png")
 
 # %% [markdown]
 # ## M10 · CMVN: (x - mean) / std per coefficient

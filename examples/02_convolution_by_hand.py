@@ -6,16 +6,13 @@
 # Runs in a few seconds.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from nn.functional import activations, conv, pool
 from nn.kernels import conv as conv_kernel
 from nn.kernels import pool as pool_kernel
 from ser.lesson import check_shape, compare, output_dir, save_figure
+from ser.plotting import cell_ticks, image, subplots
 
 out = output_dir(__file__)
 x = np.array(
@@ -79,17 +76,28 @@ check_shape("max-pooled", mx, (1, 2, 1, 1))
 print("  max:", mx.ravel(), " average:", av.ravel())
 compare("max-pool twin vs reference", pool_kernel.maxpool2d_forward(relu, pool_size=(2, 2))[0], mx)
 
-fig, ax = plt.subplots(1, 4, figsize=(10, 2.8), layout="constrained")
-for a, (img, title) in zip(
-    ax,
-    [
-        (x, "input x"),
-        (W, "filter W (C1)"),
-        (relu[0, :, :, 0], "ReLU(conv) (C4)"),
-        (mx[0, :, :, 0], "max-pool (C2)"),
-    ],
-    strict=True,
-):
-    a.imshow(img, cmap="magma")
-    a.set(title=title, xticks=[], yticks=[])
+# %% [markdown]
+# ## The figure: every number of the computation, in its cell
+# Rows are frames (i), columns MFCC coefficients (j), row 0 at the top as the arrays print.
+# The box on x is the window of out[1, 1]; signed arrays use a diverging scale (white = 0).
+
+# %%
+from matplotlib.patches import Rectangle
+
+panels = [
+    (x, "input x", "sequential", "input value"),
+    (W, "filter W (C1)", "diverging", "weight"),
+    (reference[0, :, :, 0], "conv: b + x ⋆ W (C1)", "diverging", "value"),
+    (relu[0, :, :, 0], "ReLU(conv) (C4)", "sequential", "value"),
+    (mx[0, :, :, 0], "max-pool (C2)", "sequential", "value"),
+]
+fig, ax = subplots(1, len(panels), figsize=(16, 3.4), width_ratios=[5, 3, 3, 3, 2.4])
+for a, (img, title, scale, unit) in zip(ax, panels, strict=True):
+    vmin = 0.0 if scale == "sequential" else None
+    image(a, img, origin="upper", aspect="equal", scale=scale, vmin=vmin, title=title,
+          xlabel="column j (MFCC)", ylabel="row i (frame)", cbar_label=unit,
+          annotate="{:.0f}")  # fmt: skip
+    cell_ticks(a, *img.shape)
+ax[0].add_patch(Rectangle((j - 0.5, i - 0.5), 3, 3, fill=False, ec="cyan", lw=2))
+ax[2].add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="cyan", lw=2))
 save_figure(fig, out, "02_convolution_by_hand.png")

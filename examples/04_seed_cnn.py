@@ -83,8 +83,9 @@ model.summary()
 predicted = model.predict(test_data).argmax(axis=1)
 truth = test_labels.argmax(axis=1)
 print(f"UAR {uar(truth, predicted, n_classes=3):.3f}")
+# figures are numbered in the order of the steps: training first, then the test
+save_training_curves(out / "01_training_curves.png", model.history)  # Keras keeps it too
 save_confusion_matrix(
-    out / "04_confusion_matrix.png", confusion_matrix(truth, predicted, n_classes=3), emotions
+    out / "02_confusion_matrix.png", confusion_matrix(truth, predicted, n_classes=3), emotions
 )
-save_training_curves(out / "04_training_curves.png", model.history)  # Keras keeps it too
 print(f"  figures -> {out}")

@@ -6,16 +6,13 @@
 # W_i and W_o get exactly zero gradient: the input and output gates reach nothing.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from nn.functional import rnn, seed_rnn
 from nn.gradcheck import numerical_grad, rel_error
 from nn.kernels import seed_rnn as seed_rnn_kernel
 from ser.lesson import check_shape, compare, output_dir, save_figure
+from ser.plotting import image, subplots, untrained_note
 
 out = output_dir(__file__)
 rng = np.random.default_rng(0)
@@ -101,17 +98,18 @@ compare("kernel vs reference, hs", hs_k, hs, atol=1e-12, rtol=1e-10)
 
 # %% [markdown]
 # ## 6 · A figure: the state and the two unused gates over time (sequence 0)
+# The weights are random (untrained). The state h lies in (-1, 1): a diverging scale, white
+# at 0. The gates are sigmoids in (0, 1): a fixed 0-1 scale, so a colour is a value.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(10, 3), sharey=True)
+fig, axes = subplots(1, 3, figsize=(12, 3.2), sharey=True)
+image(axes[0], hs[0].T, scale="diverging", vmin=-1, vmax=1, title="state h_t (R4)",
+      xlabel="step t", ylabel="unit", cbar_label="h (tanh: -1 to 1)",
+      integer_ticks="xy")  # fmt: skip
 for ax, (title, values) in zip(
-    axes,
-    [("h_t", hs[0]), ("i_t (unused)", i_gates[0]), ("o_t (unused)", o_gates[0])],
-    strict=True,
+    axes[1:], [("i_t (R1, unused)", i_gates[0]), ("o_t (R3, unused)", o_gates[0])], strict=True
 ):
-    ax.imshow(values.T, aspect="auto", origin="lower", cmap="coolwarm")
-    ax.set_title(title)
-    ax.set_xlabel("step t")
-axes[0].set_ylabel("unit")
-fig.tight_layout()
+    image(ax, values.T, scale="probability", title=title, xlabel="step t", ylabel="unit",
+          cbar_label="gate value (sigmoid)", integer_ticks="xy")  # fmt: skip
+untrained_note(fig, "untrained weights: W ~ 0.5 N(0, 1)")
 save_figure(fig, out, "seed_rnn_states_and_gates.png")

@@ -6,10 +6,6 @@
 # twin; then a figure of the gates and the cell state over the utterance.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from features import add_deltas, cmvn, mfcc
@@ -20,6 +16,7 @@ from nn.kernels import lstm as lstm_kernel
 from nn.layers import LSTM
 from ser.corpus.synth import synthetic_corpus
 from ser.lesson import check_shape, compare, fast_mode, output_dir, save_figure
+from ser.plotting import image, subplots, untrained_note
 
 out = output_dir(__file__)
 H = 8 if fast_mode() else 16
@@ -95,13 +92,26 @@ for name, grad, value in zip(names, grads, (xs, W, U, b, h0, c0), strict=True):
 # ## 5 · What the gates do over the utterance (untrained weights: the forget bias of 1 keeps
 # f near 0.73, so the cell state C integrates the input)
 
+# The gates are sigmoids: they share one fixed 0-1 scale, so f = 0.73 reads as 0.73 on the
+# colour bar. h = o tanh(C) lies in (-1, 1), and C is unbounded: diverging scales, white at 0.
+
 # %%
-fig, axes = plt.subplots(5, 1, figsize=(9, 9), sharex=True)
-for ax, name in zip(axes, ["i", "f", "o", "C", "h"], strict=True):
-    values = np.stack(gates[name]).T
-    ax.imshow(values, aspect="auto", origin="lower", cmap="coolwarm")
-    ax.set_ylabel(name)
+fig, axes = subplots(5, 1, figsize=(9, 10), sharex=True)
+rows = {
+    "i": ("input gate i_t (L1)", "probability", "gate value"),
+    "f": ("forget gate f_t (L2)", "probability", "gate value"),
+    "o": ("output gate o_t (L3)", "probability", "gate value"),
+    "C": ("cell state C_t (L4)", "diverging", "C (unbounded)"),
+    "h": ("hidden state h_t (L5)", "diverging", "h (-1 to 1)"),
+}
+for ax, (name, (label, scale, unit)) in zip(axes, rows.items(), strict=True):
+    limits = {"vmin": -1, "vmax": 1} if name == "h" else {}
+    image(ax, np.stack(gates[name]).T, scale=scale, xlabel="", ylabel=f"{label}\nunit",
+          cbar_label=unit, integer_ticks="y", **limits)  # fmt: skip
 axes[-1].set_xlabel("frame (10 ms)")
-axes[0].set_title(f"LSTM({H}) gates and states over one '{utt.emotion}' utterance")
-fig.tight_layout()
+mean_f = float(np.mean(gates["f"]))
+print(f"  mean forget gate over the utterance: {mean_f:.2f} (sigma(1) = 0.73 with a zero input)")
+axes[0].set_title(f"LSTM({H}) gates and states over one '{utt.emotion}' utterance "
+                  f"(untrained weights; mean f = {mean_f:.2f})")  # fmt: skip
+untrained_note(fig, "untrained weights (Glorot initialisation, forget bias 1)")
 save_figure(fig, out, "lstm_gates_over_time.png")

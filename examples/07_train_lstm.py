@@ -6,16 +6,13 @@
 # sequences of MFCC + deltas + delta-deltas. Scores are on speakers never heard in training.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ser.corpus import load_corpus
 from ser.demo import DEMO_EMOTIONS
 from ser.experiment import train
 from ser.lesson import fast_mode, output_dir, save_figure
+from ser.plotting import subplots
 
 out = output_dir(__file__)
 size = {"n_speakers": 6, "n_utterances": 6} if fast_mode() else {}
@@ -57,17 +54,17 @@ for name, run in runs.items():
     print(f"| {name} | {run.model.count_params():,} | {s.uar:.3f} | {s.accuracy:.3f} | "
           f"{s.macro_f1:.3f} |")  # fmt: skip
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+fig, (ax1, ax2) = subplots(1, 2, figsize=(10, 3.5))
 names = list(runs)
 ax1.bar(names, [runs[n].test_scores.uar for n in names], color=["C0", "C1", "C2"])
 ax1.axhline(1 / len(DEMO_EMOTIONS), color="k", linestyle=":", label="chance")
-ax1.set_ylabel("UAR, unseen speakers")
-ax1.set_ylim(0, 1)
+ax1.set(xlabel="model", ylabel="UAR on unseen speakers", ylim=(0, 1),
+        title="Test speakers (never heard in training)")  # fmt: skip
 ax1.legend()
 for n in names:
-    ax2.plot(np.arange(1, epochs + 1), runs[n].history.history["val_accuracy"], label=n)
-ax2.set_xlabel("epoch")
-ax2.set_ylabel("validation accuracy")
+    ax2.plot(np.arange(1, epochs + 1), runs[n].history.history["val_accuracy"], "-o", ms=3,
+             label=n)  # fmt: skip
+ax2.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1.02),
+        title="Validation speakers, after every epoch")  # fmt: skip
 ax2.legend()
-fig.tight_layout()
 save_figure(fig, out, "cnn_lstm_gru.png")

@@ -8,10 +8,6 @@
 # The real-corpus version is one command: `ser crossval --data DIR --corpus ravdess`.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from nn.metrics import accuracy, uar
@@ -19,6 +15,7 @@ from ser.corpus import load_corpus
 from ser.corpus.splits import speaker_folds
 from ser.crossval import run_crossval
 from ser.lesson import fast_mode, output_dir, save_figure
+from ser.plotting import subplots
 
 out = output_dir(__file__)
 emotions = ("neutral", "happy", "sad", "angry")
@@ -93,7 +90,7 @@ for name in by_speaker["models"]:
           f"({leaky - honest:+.3f})")  # fmt: skip
 
 # %%
-fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
+fig, ax = subplots(figsize=(6.5, 3.4))
 x = np.arange(len(rows))
 ax.bar(x - 0.18, [r[1] for r in rows], 0.36, label="folds of speakers (honest)")
 ax.bar(x + 0.18, [r[2] for r in rows], 0.36, label="random utterances (leaks voices)")
@@ -101,6 +98,7 @@ ax.axhline(1 / len(emotions), color="grey", ls="--", lw=1, label="chance")
 ax.set(
     xticks=x,
     xticklabels=[r[0] for r in rows],
+    xlabel="recipe",
     ylabel="mean UAR over folds",
     ylim=(0, 1),
     title="The same models, two ways of splitting",

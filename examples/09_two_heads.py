@@ -9,10 +9,6 @@
 # speaker on the built-in corpus.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from nn import Input, Model
@@ -22,6 +18,7 @@ from nn.training import loss_and_grad
 from ser.corpus import load_corpus
 from ser.crossval import run_crossval
 from ser.lesson import compare, fast_mode, output_dir, save_figure
+from ser.plotting import subplots
 
 out = output_dir(__file__)
 rng = np.random.default_rng(0)
@@ -86,11 +83,11 @@ print("  (a small corpus and two folds: differences of a few points are noise; "
       "docs/graphs.md has the RAVDESS measurement over three seeds)")  # fmt: skip
 
 # %%
-fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
+fig, ax = subplots(figsize=(6.5, 3.4))
 ax.bar(range(len(rows)), [r[1] for r in rows], yerr=[r[2] for r in rows], capsize=4,
        color=["C0", "C1", "C2", "grey"][: len(rows)])  # fmt: skip
 ax.axhline(0.25, color="black", ls="--", lw=1, label="chance (4 emotions)")
-ax.set(xticks=range(len(rows)), xticklabels=[r[0] for r in rows],
+ax.set(xticks=range(len(rows)), xticklabels=[r[0] for r in rows], xlabel="recipe",
        ylabel="mean UAR over speaker folds (± sd)", ylim=(0, 1),
        title="One head, two heads, an adversarial head")  # fmt: skip
 ax.legend(fontsize=8, loc="upper right")
