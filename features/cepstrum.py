@@ -14,6 +14,7 @@ __all__ = ["dct_matrix", "dct", "lifter_weights", "lifter"]
 
 @lru_cache(maxsize=32)
 def _dct_matrix_cached(n_in: int, n_out: int, norm: str | None) -> np.ndarray:
+    # BEGIN SOLUTION ex=M7
     n = np.arange(n_out)[:, None]  # output index (quefrency), rows
     j = np.arange(n_in)[None, :]  # input index (mel band), columns
     basis = np.cos(np.pi * n * (j + 0.5) / n_in)  # eq. M7
@@ -23,6 +24,7 @@ def _dct_matrix_cached(n_in: int, n_out: int, norm: str | None) -> np.ndarray:
         basis = basis * scale
     else:
         basis = 2.0 * basis  # scipy.fft.dct(norm=None) convention
+    # END SOLUTION
     basis.setflags(write=False)
     return basis
 
@@ -87,8 +89,10 @@ def lifter_weights(n_coeffs: int, *, lifter: float, first_index: int = 0) -> np.
         raise ValueError(f"lifter must be >= 0, got {lifter}")
     if lifter == 0:
         return np.ones(n_coeffs)
+    # BEGIN SOLUTION ex=M8
     n = np.arange(n_coeffs) + first_index
     return 1.0 + (lifter / 2.0) * np.sin(np.pi * n / lifter)  # eq. M8
+    # END SOLUTION
 
 
 def lifter(cepstra: np.ndarray, *, lifter: float, first_index: int = 0) -> np.ndarray:

@@ -48,6 +48,7 @@ def log_compress(
         raise ValueError(f"unknown log kind {kind!r}; choose one of {LOG_KINDS}")
     if not floor > 0:
         raise ValueError(f"the log floor must be > 0, got {floor}")
+    # BEGIN SOLUTION ex=M6
     floored = np.maximum(np.asarray(energies, dtype=np.float64), floor)
     if kind == "ln":
         if top_db is not None:
@@ -59,3 +60,4 @@ def log_compress(
             raise ValueError(f"top_db must be >= 0, got {top_db}")
         out = np.maximum(out, out.max() - top_db)
     return out
+    # END SOLUTION

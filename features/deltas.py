@@ -42,6 +42,7 @@ def deltas(features: np.ndarray, *, width: int = 2) -> np.ndarray:
         raise ValueError(f"delta width must be >= 1, got {width}")
     if c.ndim != 2 or c.shape[0] == 0:
         raise ValueError(f"deltas need features shaped (T, C) with T >= 1, got {c.shape}")
+    # BEGIN SOLUTION ex=M9
     n_frames = c.shape[0]
     padded = np.pad(c, ((width, width), (0, 0)), mode="edge")
     numerator = np.zeros_like(c)
@@ -50,6 +51,7 @@ def deltas(features: np.ndarray, *, width: int = 2) -> np.ndarray:
         behind = padded[width - n : width - n + n_frames]  # c_{t-n}
         numerator += n * (ahead - behind)  # eq. M9
     return numerator / (2.0 * sum(n * n for n in range(1, width + 1)))
+    # END SOLUTION
 
 
 def add_deltas(features: np.ndarray, *, width: int = 2, order: int = 2) -> np.ndarray:

@@ -40,10 +40,12 @@ def preemphasis(y: np.ndarray, *, coeff: float = 0.97) -> np.ndarray:
     same way up to a factor 1 - alpha); scipy's ``lfilter([1, -a], 1, y)`` gives the same result.
     """
     y = np.asarray(y, dtype=np.float64)
+    # BEGIN SOLUTION ex=M1
     out = np.empty_like(y)
     out[:1] = y[:1]
     out[1:] = y[1:] - coeff * y[:-1]  # eq. M1
     return out
+    # END SOLUTION
 
 
 def n_frames(n_samples: int, *, win_length: int, hop_length: int, pad_end: bool = False) -> int:
@@ -56,9 +58,11 @@ def n_frames(n_samples: int, *, win_length: int, hop_length: int, pad_end: bool 
 
     Both require S >= L: a clip shorter than one frame is rejected by ``frame_signal``.
     """
+    # BEGIN SOLUTION ex=M2
     if pad_end:
         return 1 + -(-(n_samples - win_length) // hop_length)
     return 1 + (n_samples - win_length) // hop_length
+    # END SOLUTION
 
 
 def frame_signal(
@@ -132,7 +136,9 @@ def frame_view(y, *, win_length, hop_length, center=False, pad_end=False, sr=Non
     if needed > y.shape[0]:
         y = np.pad(y, (0, needed - y.shape[0]))
     # every hop-th window of the signal, without copying a sample
+    # BEGIN SOLUTION ex=M2
     return sliding_window_view(y, win_length)[::hop_length][:count]  # eq. M2
+    # END SOLUTION
 
 
 def get_window(name: str, length: int, *, periodic: bool = False) -> np.ndarray:
@@ -165,9 +171,11 @@ def get_window(name: str, length: int, *, periodic: bool = False) -> np.ndarray:
         raise ValueError(f"window length must be >= 1, got {length}")
     if name == "rectangular":
         return np.ones(length)
+    # BEGIN SOLUTION ex=M2
     denom = length if periodic else length - 1
     if denom == 0:  # a one-sample symmetric window is the single value 1
         return np.ones(1)
     a0 = 0.54 if name == "hamming" else 0.5
     n = np.arange(length)
     return a0 - (1.0 - a0) * np.cos(2.0 * np.pi * n / denom)  # eq. M2-window
+    # END SOLUTION

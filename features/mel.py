@@ -46,6 +46,7 @@ def hz_to_mel(f_hz, *, scale: str = "htk"):
     """
     _check_scale(scale)
     f = np.asarray(f_hz, dtype=np.float64)
+    # BEGIN SOLUTION ex=M4
     if scale == "htk":
         return 2595.0 * np.log10(1.0 + f / 700.0)  # eq. M4 (HTK)
     mel = f / _SLANEY_HZ_PER_MEL  # eq. M4 (Slaney), linear part
@@ -54,6 +55,7 @@ def hz_to_mel(f_hz, *, scale: str = "htk"):
     return np.where(
         high, _SLANEY_BREAK_MEL + np.log(safe / _SLANEY_BREAK_HZ) / _SLANEY_LOG_STEP, mel
     )
+    # END SOLUTION
 
 
 def mel_to_hz(mel, *, scale: str = "htk"):
@@ -67,6 +69,7 @@ def mel_to_hz(mel, *, scale: str = "htk"):
     """
     _check_scale(scale)
     m = np.asarray(mel, dtype=np.float64)
+    # BEGIN SOLUTION ex=M4
     if scale == "htk":
         return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
     return np.where(
@@ -74,6 +77,7 @@ def mel_to_hz(mel, *, scale: str = "htk"):
         _SLANEY_BREAK_HZ * np.exp(_SLANEY_LOG_STEP * (m - _SLANEY_BREAK_MEL)),
         _SLANEY_HZ_PER_MEL * m,
     )
+    # END SOLUTION
 
 
 def _band_edges_hz(n_mels, fmin, fmax, scale):
@@ -99,11 +103,13 @@ def _filterbank_cached(sr, n_fft, n_mels, fmin, fmax, scale, norm, snap_to_bins)
             falling = np.where((k >= centre) & (k < upper), (upper - k) / (upper - centre), 0.0)
         fbank = rising + falling  # the two pieces never overlap
     else:
+        # BEGIN SOLUTION ex=M5
         bin_hz = k * sr / n_fft  # centre frequency of FFT bin k
         lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
         rising = (bin_hz - lower) / (centre - lower)  # eq. M5, left side of triangle j
         falling = (upper - bin_hz) / (upper - centre)  # eq. M5, right side
         fbank = np.maximum(0.0, np.minimum(rising, falling))
+        # END SOLUTION
     if norm == "slaney":
         fbank *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]  # eq. M5-norm: unit area in Hz
 

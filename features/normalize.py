@@ -69,7 +69,9 @@ class CMVNStats:
         stacked = np.concatenate(frames, axis=0)
         if stacked.shape[0] == 0:
             raise ValueError("CMVN needs at least one frame to fit on")
+        # BEGIN SOLUTION ex=M10
         return cls(stacked.mean(axis=0), stacked.std(axis=0), int(stacked.shape[0]))
+        # END SOLUTION
 
     def apply(self, features: np.ndarray, *, variance: bool = True) -> np.ndarray:
         """(x - mean) / max(std, 1e-8) per coefficient (eq. M10); (T, C) -> (T, C) float64."""
@@ -79,8 +81,10 @@ class CMVNStats:
                 f"CMVN statistics are for {self.mean.shape[0]} coefficients, "
                 f"features have {x.shape[-1]}"
             )
+        # BEGIN SOLUTION ex=M10
         centred = x - self.mean  # eq. M10
         return centred / np.maximum(self.std, _STD_FLOOR) if variance else centred
+        # END SOLUTION
 
     def to_dict(self) -> dict[str, np.ndarray]:
         """Arrays for an ``.npz`` file (no pickle): ``mean``, ``std``, ``n_frames``."""

@@ -191,12 +191,14 @@ def power_spectrum(frames: np.ndarray, *, n_fft: int, scale: str = "n_fft") -> n
     -------
     ndarray, shape (T, N // 2 + 1), float64, non-negative
     """
+    # BEGIN SOLUTION ex=M3
     power = _squared_magnitude(stft(frames, n_fft=n_fft))  # eq. M3-power
     if scale == "n_fft":
         power /= n_fft
     elif scale != "none":
         raise ValueError(f"unknown spectrum scale {scale!r}; choose 'n_fft' or 'none'")
     return power
+    # END SOLUTION
 
 
 def magnitude_spectrum(frames: np.ndarray, *, n_fft: int) -> np.ndarray:

@@ -22,7 +22,9 @@ def rel_error(a, b) -> float:
         raise ValueError(f"rel_error: shapes differ, {a.shape} vs {b.shape}")
     if a.size == 0:
         return 0.0
+    # BEGIN SOLUTION ex=GC
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+    # END SOLUTION
 
 
 def numerical_grad(f, x: np.ndarray, dout, h: float = 1e-6) -> np.ndarray:
@@ -47,6 +49,7 @@ def numerical_grad(f, x: np.ndarray, dout, h: float = 1e-6) -> np.ndarray:
     """
     if x.dtype != np.float64:
         raise TypeError(f"gradient checks need float64, got {x.dtype}")
+    # BEGIN SOLUTION ex=GC
     grad = np.zeros_like(x)
     for ix in np.ndindex(x.shape):
         old = x[ix]
@@ -59,6 +62,7 @@ def numerical_grad(f, x: np.ndarray, dout, h: float = 1e-6) -> np.ndarray:
         # not touch cancel exactly, instead of adding their rounding error to the difference
         grad[ix] = np.sum((plus - minus) * dout) / (2.0 * h)  # eq. G-1
     return grad
+    # END SOLUTION
 
 
 def _float64(y):

@@ -41,15 +41,19 @@ def accuracy(y_true, y_pred) -> float:
 
 def per_class_recall(y_true, y_pred, *, n_classes: int | None = None) -> np.ndarray:
     """recall_i = C[i, i] / sum_j C[i, j], shape (K,); NaN for a class with no examples."""
+    # BEGIN SOLUTION ex=UAR
     c = confusion_matrix(y_true, y_pred, n_classes=n_classes)
     support = c.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(support > 0, np.diag(c) / support, np.nan)
+    # END SOLUTION
 
 
 def uar(y_true, y_pred, *, n_classes: int | None = None) -> float:
     """Unweighted average recall: the mean of recall_i over the classes present in y_true."""
+    # BEGIN SOLUTION ex=UAR
     return float(np.nanmean(per_class_recall(y_true, y_pred, n_classes=n_classes)))
+    # END SOLUTION
 
 
 def macro_f1(y_true, y_pred, *, n_classes: int | None = None) -> float:

@@ -4,6 +4,17 @@ import numpy as np
 import pytest
 
 
+def pytest_configure(config):
+    """Register one marker per exercise, ``ex_<ID>`` (``pytest -m ex_M3``), from the exercise
+    table in ser/course/exercises.py (docs/exercises.md)."""
+    from ser.course.exercises import EXERCISES
+
+    for exercise in EXERCISES:
+        config.addinivalue_line(
+            "markers", f"{exercise.marker}: exercise {exercise.id}, {exercise.title} (ser course)"
+        )
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

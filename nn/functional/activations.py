@@ -26,13 +26,17 @@ __all__ = [
 
 def relu_forward(x):
     """a = max(0, x) (the document's C4). Cache: the mask x > 0."""
+    # BEGIN SOLUTION ex=C4
     mask = x > 0
     return np.maximum(x, 0), mask  # eq. C4 (x * mask would give -0.0 for negative x)
+    # END SOLUTION
 
 
 def relu_backward(dout, mask):
     """da/dx = 1 where x > 0, else 0. Convention at the kink: ReLU'(0) = 0 (as PyTorch, TF)."""
+    # BEGIN SOLUTION ex=C4
     return dout * mask
+    # END SOLUTION
 
 
 def tanh_forward(x):
@@ -43,7 +47,9 @@ def tanh_forward(x):
 
 def tanh_backward(dout, a):
     """da/dx = 1 - a^2."""
+    # BEGIN SOLUTION ex=ACT
     return dout * (1.0 - a * a)
+    # END SOLUTION
 
 
 def sigmoid(x):
@@ -64,13 +70,17 @@ def sigmoid_forward(x):
 
 def sigmoid_backward(dout, a):
     """da/dx = a (1 - a)."""
+    # BEGIN SOLUTION ex=ACT
     return dout * a * (1.0 - a)
+    # END SOLUTION
 
 
 def softmax(z, axis=-1):
     """softmax(z)_k = exp(z_k - max z) / sum_j exp(z_j - max z) (max subtracted: no overflow)."""
+    # BEGIN SOLUTION ex=SM
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
+    # END SOLUTION
 
 
 def softmax_forward(z):
@@ -81,7 +91,9 @@ def softmax_forward(z):
 
 def softmax_backward(dout, s):
     """dz_k = s_k (dout_k - sum_j dout_j s_j)   (the Jacobian diag(s) - s s^T applied to dout)."""
+    # BEGIN SOLUTION ex=SM
     return s * (dout - np.sum(dout * s, axis=-1, keepdims=True))
+    # END SOLUTION
 
 
 def linear_forward(x):

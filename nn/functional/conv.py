@@ -115,6 +115,7 @@ def conv2d_forward(x, W, b, *, strides=(1, 1), padding="valid"):
     KH, KW, _, F = W.shape
     SH, SW = strides
     xp, pads, H_out, W_out = pad_input(x, W, strides, padding)
+    # BEGIN SOLUTION ex=C1
     out = np.zeros((N, H_out, W_out, F), dtype=np.result_type(x, W))
     for p in range(KH):  # one term of the sum per kernel offset: a (N,Ho,Wo,C) @ (C,F) product
         for q in range(KW):
@@ -122,6 +123,7 @@ def conv2d_forward(x, W, b, *, strides=(1, 1), padding="valid"):
             out += window @ W[p, q]  # eq. C1, the sum over c is the matrix product
     if b is not None:
         out += b
+    # END SOLUTION
     return out, (x, W, b is not None, (SH, SW), pads)
 
 
@@ -145,6 +147,7 @@ def conv2d_backward(dout, cache, *, need_dx=True):
     x, W, has_bias, (SH, SW), pads = cache
     KH, KW = W.shape[:2]
     _, H_out, W_out, _ = dout.shape
+    # BEGIN SOLUTION ex=C1b
     xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
     dxp = np.zeros_like(xp)
     dW = np.zeros_like(W)
@@ -159,6 +162,7 @@ def conv2d_backward(dout, cache, *, need_dx=True):
     H, Wd = x.shape[1:3]
     dx = dxp[:, pads[0][0] : pads[0][0] + H, pads[1][0] : pads[1][0] + Wd, :] if need_dx else None
     db = dout.sum(axis=(0, 1, 2)) if has_bias else None  # eq. C1-d
+    # END SOLUTION
     return dx, dW, db
 
 

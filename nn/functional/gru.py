@@ -65,6 +65,7 @@ def gru_step_forward(x_t, h_prev, W, U, b, reset_after=True):
     """
     H = h_prev.shape[1]
     b_in, b_rec = _split_bias(b, H, reset_after)
+    # BEGIN SOLUTION ex=GRU
     xw = x_t @ W if b_in is None else x_t @ W + b_in
     if reset_after:
         rec = h_prev @ U if b_rec is None else h_prev @ U + b_rec
@@ -80,6 +81,7 @@ def gru_step_forward(x_t, h_prev, W, U, b, reset_after=True):
         rec_h = r * h_prev
         hh = np.tanh(xw[:, 2 * H :] + rec_h @ U[:, 2 * H :])  # eq. G3b
     h = z * h_prev + (1.0 - z) * hh  # eq. G4
+    # END SOLUTION
     return h, (x_t, h_prev, z, r, hh, rec_h, W, U, b is not None, reset_after)
 
 
@@ -101,6 +103,7 @@ def gru_step_backward(dh, cache):
     """
     x_t, h_prev, z, r, hh, rec_h, W, U, has_bias, reset_after = cache
     H = h_prev.shape[1]
+    # BEGIN SOLUTION ex=GRUb
     dz = dh * (h_prev - hh)  # eq. G-b1 (through G4)
     da_h = dh * (1.0 - z) * (1.0 - hh * hh)
     if reset_after:
@@ -124,6 +127,7 @@ def gru_step_backward(dh, cache):
     if has_bias:
         db = np.stack([dxw.sum(axis=0), drec.sum(axis=0)]) if reset_after else dxw.sum(axis=0)
     return dxw @ W.T, dh_prev, x_t.T @ dxw, dU, db  # eq. G-b4
+    # END SOLUTION
 
 
 def gru_forward(x, W, U, b, h0, mask=None, reset_after=True):

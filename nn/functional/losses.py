@@ -26,27 +26,33 @@ __all__ = [
 
 def log_softmax(z):
     """log softmax(z)_k = z_k - max z - log sum_j exp(z_j - max z)."""
+    # BEGIN SOLUTION ex=CE
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    # END SOLUTION
 
 
 def softmax_cross_entropy_forward(logits, y_onehot):
     """L = -(1/N) sum_n sum_k y[n, k] log softmax(z[n])_k   (eq. CE).
 
     Parameters: logits (N, K); y_onehot (N, K), rows summing to 1 (soft labels allowed).
-    Returns: (L, cache (softmax(z), y, N)).
+    Returns: (L, cache (softmax(z), y)); N is the rows of z (the backward reads it from p).
     """
     if logits.shape != y_onehot.shape:
         raise ValueError(f"logits {logits.shape} and one-hot labels {y_onehot.shape} differ")
+    # BEGIN SOLUTION ex=CE
     logp = log_softmax(logits)
     loss = -np.sum(y_onehot * logp) / logits.shape[0]  # eq. CE
     return float(loss), (np.exp(logp), y_onehot)
+    # END SOLUTION
 
 
 def softmax_cross_entropy_backward(dloss, cache):
     """dL/dz = (softmax(z) - y) / N, times the upstream scalar dloss (eq. CE-b)."""
+    # BEGIN SOLUTION ex=CE
     p, y = cache
     return dloss * (p - y) / p.shape[0]
+    # END SOLUTION
 
 
 def sparse_softmax_cross_entropy_forward(logits, labels):

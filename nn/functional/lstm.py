@@ -44,6 +44,7 @@ def lstm_step_forward(x_t, h_prev, c_prev, W, U, b):
     cache : tuple (x_t, h_prev, c_prev, i, f, g, o, tanh_c, W, U, has_bias)
     """
     H = h_prev.shape[1]
+    # BEGIN SOLUTION ex=LSTM
     a = x_t @ W + h_prev @ U
     if b is not None:
         a = a + b
@@ -54,6 +55,7 @@ def lstm_step_forward(x_t, h_prev, c_prev, W, U, b):
     c = f * c_prev + i * g  # eq. L4
     tanh_c = np.tanh(c)
     h = o * tanh_c  # eq. L5
+    # END SOLUTION
     return (h, c), (x_t, h_prev, c_prev, i, f, g, o, tanh_c, W, U, b is not None)
 
 
@@ -74,6 +76,7 @@ def lstm_step_backward(dh, dc, cache):
     db : (4H,) or None
     """
     x_t, h_prev, c_prev, i, f, g, o, tanh_c, W, U, has_bias = cache
+    # BEGIN SOLUTION ex=LSTMb
     dC = dc + dh * o * (1.0 - tanh_c * tanh_c)  # eq. L-b1 (through L5, then L4)
     da = np.concatenate(
         [
@@ -86,6 +89,7 @@ def lstm_step_backward(dh, dc, cache):
     )
     db = da.sum(axis=0) if has_bias else None
     return da @ W.T, da @ U.T, dC * f, x_t.T @ da, h_prev.T @ da, db  # eqs. L-b3, L-b4
+    # END SOLUTION
 
 
 def lstm_forward(x, W, U, b, h0, c0, mask=None):

@@ -91,6 +91,7 @@ def adam_update(w, dw, state, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilo
     alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)
     w <- w - alpha m / (sqrt(v) + epsilon)
     """
+    # BEGIN SOLUTION ex=ADAM
     if "m" not in state:
         state.update(m=np.zeros_like(w), v=np.zeros_like(w), t=0)
     state["t"] += 1
@@ -100,3 +101,4 @@ def adam_update(w, dw, state, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilo
     alpha = learning_rate * np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
     w -= (alpha * m / (np.sqrt(v) + epsilon)).astype(w.dtype, copy=False)
     return state
+    # END SOLUTION

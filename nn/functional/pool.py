@@ -56,6 +56,7 @@ def maxpool2d_forward(x, *, pool_size=(2, 2), strides=None, padding="valid"):
     xp, pads, H_out, W_out = _windows(x, pool_size, strides, padding, -np.inf)
     PH, PW = pool_size
     SH, SW = strides
+    # BEGIN SOLUTION ex=C2
     # gather the PH*PW candidates of every window: (N, H_out, W_out, C, PH*PW)
     stack = np.stack(
         [
@@ -67,6 +68,7 @@ def maxpool2d_forward(x, *, pool_size=(2, 2), strides=None, padding="valid"):
     )
     arg = stack.argmax(axis=-1)  # the first maximum in row-major order: the tie rule
     out = np.take_along_axis(stack, arg[..., None], axis=-1)[..., 0]  # eq. C2
+    # END SOLUTION
     return out, (x.shape, arg, tuple(pool_size), strides, pads)
 
 
@@ -80,11 +82,13 @@ def maxpool2d_backward(dout, cache):
     x_shape, arg, (PH, PW), (SH, SW), pads = cache
     N, H, W, C = x_shape
     _, H_out, W_out, _ = dout.shape
+    # BEGIN SOLUTION ex=C2b
     dxp = np.zeros((N, H + sum(pads[0]), W + sum(pads[1]), C), dtype=dout.dtype)
     for k in range(PH * PW):
         p, q = divmod(k, PW)
         dxp[:, p : p + SH * H_out : SH, q : q + SW * W_out : SW, :] += np.where(arg == k, dout, 0)
     return dxp[:, pads[0][0] : pads[0][0] + H, pads[1][0] : pads[1][0] + W, :]
+    # END SOLUTION
 
 
 def avgpool2d_forward(x, *, pool_size=(2, 2), strides=None, padding="valid"):
@@ -105,6 +109,7 @@ def avgpool2d_forward(x, *, pool_size=(2, 2), strides=None, padding="valid"):
     xp, pads, H_out, W_out = _windows(x, pool_size, strides, padding, 0.0)
     PH, PW = pool_size
     SH, SW = strides
+    # BEGIN SOLUTION ex=C3
     ones = np.pad(np.ones(x.shape[1:3]), (pads[0], pads[1]))
     total = np.zeros((x.shape[0], H_out, W_out, x.shape[3]), dtype=x.dtype)
     counts = np.zeros((H_out, W_out))
@@ -113,6 +118,7 @@ def avgpool2d_forward(x, *, pool_size=(2, 2), strides=None, padding="valid"):
             total += xp[:, p : p + SH * H_out : SH, q : q + SW * W_out : SW, :]
             counts += ones[p : p + SH * H_out : SH, q : q + SW * W_out : SW]
     out = total / counts[None, :, :, None].astype(x.dtype)  # eq. C3
+    # END SOLUTION
     return out, (x.shape, counts, tuple(pool_size), strides, pads)
 
 
@@ -121,12 +127,14 @@ def avgpool2d_backward(dout, cache):
     x_shape, counts, (PH, PW), (SH, SW), pads = cache
     N, H, W, C = x_shape
     _, H_out, W_out, _ = dout.shape
+    # BEGIN SOLUTION ex=C3b
     share = dout / counts[None, :, :, None].astype(dout.dtype)
     dxp = np.zeros((N, H + sum(pads[0]), W + sum(pads[1]), C), dtype=dout.dtype)
     for p in range(PH):
         for q in range(PW):
             dxp[:, p : p + SH * H_out : SH, q : q + SW * W_out : SW, :] += share
     return dxp[:, pads[0][0] : pads[0][0] + H, pads[1][0] : pads[1][0] + W, :]
+    # END SOLUTION
 
 
 def global_average_pool2d_forward(x):

@@ -34,10 +34,12 @@ def rnn_step_forward(x_t, h_prev, W, U, b):
     h : ndarray, shape (N, H)
     cache : tuple (x_t, h_prev, h, W, U, has_bias)
     """
+    # BEGIN SOLUTION ex=RNN
     a = x_t @ W + h_prev @ U
     if b is not None:
         a = a + b
     h = np.tanh(a)  # eq. R0
+    # END SOLUTION
     return h, (x_t, h_prev, h, W, U, b is not None)
 
 
@@ -53,9 +55,11 @@ def rnn_step_backward(dh, cache):
     dx_t : (N, D)    dh_prev : (N, H)    dW : (D, H)    dU : (H, H)    db : (H,) or None
     """
     x_t, h_prev, h, W, U, has_bias = cache
+    # BEGIN SOLUTION ex=RNNb
     da = dh * (1.0 - h * h)  # tanh' = 1 - tanh^2
     db = da.sum(axis=0) if has_bias else None
     return da @ W.T, da @ U.T, x_t.T @ da, h_prev.T @ da, db
+    # END SOLUTION
 
 
 def rnn_forward(x, W, U, b, h0, mask=None):

@@ -9,6 +9,7 @@ from features import dct, dct_matrix, lifter, lifter_weights, log_compress
 pytestmark = pytest.mark.ch01_mfcc
 
 
+@pytest.mark.ex_M7
 def test_dct_formula_m7_as_an_explicit_loop(rng):
     x = rng.standard_normal(12)
     J = len(x)
@@ -21,23 +22,27 @@ def test_dct_formula_m7_as_an_explicit_loop(rng):
 
 
 @pytest.mark.parametrize("norm", ["ortho", None])
+@pytest.mark.ex_M7
 def test_dct_equals_scipy(rng, norm):
     x = rng.standard_normal((7, 40))
     want = scipy.fft.dct(x, type=2, axis=-1, norm=norm)[:, :13]
     np.testing.assert_allclose(dct(x, n_out=13, norm=norm), want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.ex_M7
 def test_orthonormal_dct_matrix_is_orthogonal():
     D = dct_matrix(26)
     np.testing.assert_allclose(D @ D.T, np.eye(26), atol=1e-13)
 
 
+@pytest.mark.ex_M7
 def test_dct_of_a_constant_is_an_impulse():
     c = dct(np.full((1, 20), 3.0))[0]
     assert c[0] == pytest.approx(3.0 * np.sqrt(20))
     np.testing.assert_allclose(c[1:], 0.0, atol=1e-13)
 
 
+@pytest.mark.ex_M8
 def test_lifter_formula_m8_as_a_loop_from_index_zero():
     """Named convention test: HTK / python_speech_features weight column i with n = i."""
     L, C = 22, 13
@@ -58,12 +63,14 @@ def test_lifter_index_offset_of_librosa():
     np.testing.assert_allclose(lifted, plain * w[:, None], rtol=1e-10)
 
 
+@pytest.mark.ex_M8
 def test_lifter_applies_weights_and_zero_switches_it_off(rng):
     c = rng.standard_normal((4, 13))
     np.testing.assert_allclose(lifter(c, lifter=22), c * lifter_weights(13, lifter=22))
     np.testing.assert_array_equal(lifter(c, lifter=0), c)
 
 
+@pytest.mark.ex_M6
 def test_log_floor_keeps_silence_finite():
     out = log_compress(np.zeros((3, 4)), floor=1e-10)
     np.testing.assert_allclose(out, np.log(1e-10))
@@ -82,6 +89,7 @@ def test_db_log_and_the_80_db_floor_of_librosa():
     )
 
 
+@pytest.mark.ex_M6
 def test_ln_versus_db_differ_by_a_constant_factor():
     """Named convention test: dB = 10 / ln(10) * ln, so MFCCs scale by 4.34 between them."""
     E = np.array([[0.5, 2.0, 7.0]])

@@ -16,6 +16,7 @@ from features import (
 pytestmark = pytest.mark.ch01_mfcc
 
 
+@pytest.mark.ex_M9
 def test_deltas_formula_m9_as_a_loop_with_edge_replication(rng):
     c = rng.standard_normal((9, 3))
     N, T = 2, 9
@@ -28,6 +29,7 @@ def test_deltas_formula_m9_as_a_loop_with_edge_replication(rng):
     np.testing.assert_allclose(deltas(c, width=N), want, atol=1e-14)
 
 
+@pytest.mark.ex_M9
 def test_deltas_of_a_linear_ramp_equal_its_slope_in_the_interior():
     t = np.arange(20, dtype=float)[:, None]
     c = 0.7 * t + np.array([[1.0, -2.0]])
@@ -49,6 +51,7 @@ def test_deltas_equal_librosa_savgol_in_the_interior_only():
     np.testing.assert_allclose(deltas(c, width=2)[2:-2], theirs[2:-2], atol=1e-12)
 
 
+@pytest.mark.ex_M9
 def test_add_deltas_stacks_39_features():
     out = add_deltas(np.ones((10, 13)))
     assert out.shape == (10, 39)
@@ -62,6 +65,7 @@ def test_deltas_reject_bad_input():
         deltas(np.ones(5))
 
 
+@pytest.mark.ex_M10
 def test_cmvn_formula_m10(rng):
     x = 3.0 + 2.0 * rng.standard_normal((200, 4))
     y = cmvn(x)
@@ -71,11 +75,13 @@ def test_cmvn_formula_m10(rng):
     np.testing.assert_allclose(cmvn(x, variance=False), x - x.mean(0), atol=1e-12)
 
 
+@pytest.mark.ex_M10
 def test_cmvn_of_a_constant_coefficient_stays_finite():
     y = cmvn(np.ones((10, 3)))
     assert np.all(np.isfinite(y)) and np.all(y == 0.0)
 
 
+@pytest.mark.ex_M10
 def test_fitted_statistics_come_from_training_data_only(rng):
     train = [rng.standard_normal((50, 3)) + 5.0 for _ in range(4)]
     test = rng.standard_normal((50, 3)) - 5.0
@@ -94,6 +100,7 @@ def test_stats_round_trip_through_plain_arrays(rng):
     assert again.n_frames == stats.n_frames
 
 
+@pytest.mark.ex_M10
 def test_per_speaker_statistics_and_unknown_speaker(rng):
     feats = [rng.standard_normal((30, 2)) + s for s in (0.0, 0.0, 10.0)]
     stats = fit_cmvn_per_speaker(feats, ["a", "a", "b"])

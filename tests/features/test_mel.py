@@ -8,12 +8,14 @@ from features import hz_to_mel, mel_filterbank, mel_to_hz
 pytestmark = pytest.mark.ch01_mfcc
 
 
+@pytest.mark.ex_M4
 def test_htk_mel_formula_pointwise():
     for f in (0.0, 300.0, 1000.0, 7999.0):
         assert hz_to_mel(f) == pytest.approx(2595.0 * np.log10(1.0 + f / 700.0), rel=1e-15)
     assert hz_to_mel(1000.0) == pytest.approx(1000.0, abs=0.05)  # the scale's anchor point
 
 
+@pytest.mark.ex_M4
 def test_slaney_mel_is_linear_below_1khz_and_logarithmic_above():
     assert hz_to_mel(600.0, scale="slaney") == pytest.approx(600.0 * 3 / 200)
     assert hz_to_mel(1000.0, scale="slaney") == pytest.approx(15.0)
@@ -22,11 +24,13 @@ def test_slaney_mel_is_linear_below_1khz_and_logarithmic_above():
 
 
 @pytest.mark.parametrize("scale", ["htk", "slaney"])
+@pytest.mark.ex_M4
 def test_mel_to_hz_inverts_hz_to_mel(scale):
     f = np.linspace(0.0, 11025.0, 97)
     np.testing.assert_allclose(mel_to_hz(hz_to_mel(f, scale=scale), scale=scale), f, atol=1e-8)
 
 
+@pytest.mark.ex_M5
 def test_filterbank_shape_non_negative_and_htk_peak_one():
     fb = mel_filterbank(sr=16000, n_fft=512, n_mels=40)
     assert fb.shape == (40, 257)
@@ -35,6 +39,7 @@ def test_filterbank_shape_non_negative_and_htk_peak_one():
     assert np.all(fb.max(axis=1) > 0.5)  # every triangle reaches near its peak on some bin
 
 
+@pytest.mark.ex_M5
 def test_filterbank_formula_m5_evaluated_for_one_bin():
     sr, n_fft, n_mels = 16000, 512, 10
     fb = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels)
@@ -46,6 +51,7 @@ def test_filterbank_formula_m5_evaluated_for_one_bin():
     assert fb[j, k] == pytest.approx(max(0.0, want), abs=1e-14)
 
 
+@pytest.mark.ex_M5
 def test_neighbouring_triangles_sum_to_one_between_first_and_last_centre():
     sr, n_fft, n_mels = 16000, 1024, 20
     fb = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels)
@@ -55,6 +61,7 @@ def test_neighbouring_triangles_sum_to_one_between_first_and_last_centre():
     np.testing.assert_allclose(fb[:, inside].sum(axis=0), 1.0, atol=1e-12)
 
 
+@pytest.mark.ex_M5
 def test_a_tone_lands_in_the_band_whose_centre_is_nearest():
     sr, n_fft, n_mels = 16000, 512, 26
     fb = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels)
@@ -64,6 +71,7 @@ def test_a_tone_lands_in_the_band_whose_centre_is_nearest():
     assert np.argmax(fb[:, bin_k]) == np.argmin(np.abs(centres - tone_hz))
 
 
+@pytest.mark.ex_M5
 def test_slaney_norm_gives_each_triangle_unit_area_in_hz():
     sr, n_fft = 16000, 4096
     fb = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=20, scale="slaney", norm="slaney")

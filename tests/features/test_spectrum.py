@@ -63,6 +63,7 @@ def test_n_fft_smaller_than_the_frame_is_an_error_not_a_silent_crop(rng):
         stft(rng.standard_normal((2, 400)), n_fft=256)
 
 
+@pytest.mark.ex_M3
 def test_power_spectrum_scales(rng):
     frames = rng.standard_normal((3, 64))
     raw = np.abs(np.fft.rfft(frames, n=128)) ** 2
@@ -73,6 +74,7 @@ def test_power_spectrum_scales(rng):
         power_spectrum(frames, n_fft=128, scale="db")
 
 
+@pytest.mark.ex_M3
 def test_a_tone_on_a_bin_puts_its_power_in_that_bin():
     n_fft, k0 = 256, 20
     frame = np.cos(2 * np.pi * k0 * np.arange(n_fft) / n_fft)[None, :]

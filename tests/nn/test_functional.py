@@ -34,6 +34,7 @@ def distinct_values(rng, shape):
 
 
 @pytest.mark.parametrize("N, D, M", [(1, 1, 1), (2, 3, 4), (5, 7, 3)])
+@pytest.mark.ex_GC
 def test_dense(rng, N, D, M):
     x, W, b = rng.standard_normal((N, D)), rng.standard_normal((D, M)), rng.standard_normal(M)
     dy = rng.standard_normal((N, M))
@@ -54,6 +55,7 @@ CONV_CASES = [  # N, H, W, C, KH, KW, F, strides, padding
 
 @pytest.mark.ch02_cnn
 @pytest.mark.parametrize("N, H, W, C, KH, KW, F, strides, padding", CONV_CASES)
+@pytest.mark.ex_C1b
 def test_conv2d(rng, N, H, W, C, KH, KW, F, strides, padding):
     x = rng.standard_normal((N, H, W, C))
     K, b = rng.standard_normal((KH, KW, C, F)), rng.standard_normal(F)
@@ -76,6 +78,7 @@ def test_conv2d(rng, N, H, W, C, KH, KW, F, strides, padding):
 
 
 @pytest.mark.ch02_cnn
+@pytest.mark.ex_C1
 def test_conv2d_is_the_formula_c1_as_loops(rng):
     x, K, b = (
         rng.standard_normal((2, 5, 4, 3)),
@@ -98,6 +101,7 @@ def test_conv2d_is_the_formula_c1_as_loops(rng):
 
 
 @pytest.mark.ch02_cnn
+@pytest.mark.ex_C1
 def test_cross_correlation_versus_convolution(rng):
     """Errata E4: deep-learning 'convolution' does not flip the kernel; flipping it gives the
     true convolution (scipy.signal.convolve2d)."""
@@ -128,6 +132,7 @@ POOL_CASES = [
 
 @pytest.mark.ch02_cnn
 @pytest.mark.parametrize("shape, pool, strides, padding", POOL_CASES)
+@pytest.mark.ex_C2b
 def test_maxpool_gradient_without_ties(rng, shape, pool, strides, padding):
     x = distinct_values(rng, shape)
     out, cache = maxpool2d_forward(x, pool_size=pool, strides=strides, padding=padding)
@@ -139,6 +144,7 @@ def test_maxpool_gradient_without_ties(rng, shape, pool, strides, padding):
 
 @pytest.mark.ch02_cnn
 @pytest.mark.parametrize("shape, pool, strides, padding", POOL_CASES)
+@pytest.mark.ex_C3b
 def test_avgpool_gradient(rng, shape, pool, strides, padding):
     x = rng.standard_normal(shape)
     out, cache = avgpool2d_forward(x, pool_size=pool, strides=strides, padding=padding)
@@ -161,6 +167,7 @@ def test_pooling_formulas_c2_c3_on_a_known_input():
 
 
 @pytest.mark.ch02_cnn
+@pytest.mark.ex_C2b
 def test_maxpool_tie_rule_first_maximum_in_row_major_order_gets_the_gradient():
     x = np.zeros((1, 2, 2, 1))  # four equal values: a four-way tie
     out, cache = maxpool2d_forward(x)
@@ -169,6 +176,7 @@ def test_maxpool_tie_rule_first_maximum_in_row_major_order_gets_the_gradient():
 
 
 @pytest.mark.ch02_cnn
+@pytest.mark.ex_C4
 def test_relu_gradient_away_from_the_kink_and_its_convention_at_zero(rng):
     x = away_from_zero(rng, (4, 5))
     dout = rng.standard_normal(x.shape)
@@ -183,7 +191,14 @@ def test_relu_gradient_away_from_the_kink_and_its_convention_at_zero(rng):
     assert A.relu_backward(np.array([1.0]), mask0)[0] == 0.0  # ReLU'(0) = 0
 
 
-@pytest.mark.parametrize("name", ["tanh", "sigmoid", "softmax"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("tanh", marks=pytest.mark.ex_ACT),
+        pytest.param("sigmoid", marks=pytest.mark.ex_ACT),
+        pytest.param("softmax", marks=pytest.mark.ex_SM),
+    ],
+)
 def test_smooth_activations(rng, name):
     forward, backward = A.ACTIVATIONS[name]
     x = rng.standard_normal((3, 4))
@@ -199,6 +214,7 @@ def test_sigmoid_is_stable_for_huge_inputs():
     assert A.sigmoid(np.array([5.0], dtype=np.float32)).dtype == np.float32
 
 
+@pytest.mark.ex_SM
 def test_softmax_is_stable_and_sums_to_one():
     z = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]])
     s = A.softmax(z)
@@ -237,6 +253,7 @@ def test_cross_entropy_one_hot_and_integer_labels(rng):
     np.testing.assert_allclose(L.sparse_softmax_cross_entropy_backward(1.0, scache), dz)
 
 
+@pytest.mark.ex_CE
 def test_cross_entropy_of_a_confident_wrong_answer_is_finite():
     loss, _ = L.softmax_cross_entropy_forward(np.array([[1000.0, -1000.0]]), np.array([[0.0, 1.0]]))
     assert loss == pytest.approx(2000.0)
@@ -250,6 +267,7 @@ def test_mse(rng):
     assert rel_error(L.mse_backward(1.0, cache), numerical_grad(f, p, np.array(1.0))) < SMOOTH
 
 
+@pytest.mark.ex_GC
 def test_gradcheck_catches_a_wrong_gradient(rng):
     """The check must fail loudly for a plausible bug: dW = x^T dy forgotten transposed."""
     x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 3)), rng.standard_normal(3)

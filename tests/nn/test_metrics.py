@@ -15,6 +15,7 @@ def test_confusion_matrix_counts():
     )
 
 
+@pytest.mark.ex_UAR
 def test_accuracy_recall_uar_f1_by_hand():
     assert accuracy(Y_TRUE, Y_PRED) == pytest.approx(6 / 8)
     np.testing.assert_allclose(per_class_recall(Y_TRUE, Y_PRED), [3 / 4, 1 / 2, 1.0])
@@ -24,6 +25,7 @@ def test_accuracy_recall_uar_f1_by_hand():
     assert macro_f1(Y_TRUE, Y_PRED) == pytest.approx(np.mean(2 * p * r / (p + r)))
 
 
+@pytest.mark.ex_UAR
 def test_uar_is_not_fooled_by_the_majority_class():
     y_true = [0] * 90 + [1] * 10
     always_zero = [0] * 100
@@ -31,6 +33,7 @@ def test_uar_is_not_fooled_by_the_majority_class():
     assert uar(y_true, always_zero) == 0.5
 
 
+@pytest.mark.ex_UAR
 def test_absent_class_is_nan_recall_and_left_out_of_uar():
     recall = per_class_recall([0, 0], [0, 1], n_classes=3)
     assert recall[0] == 0.5 and np.isnan(recall[1]) and np.isnan(recall[2])

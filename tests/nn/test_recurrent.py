@@ -135,7 +135,16 @@ def test_seed_rnn_input_and_output_gates_get_exactly_zero_gradient(rng):
     assert max(errors.values()) < SEQUENCE, errors
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "gru_cho", "seed_rnn"])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        pytest.param("rnn", marks=pytest.mark.ex_RNNb),
+        pytest.param("lstm", marks=pytest.mark.ex_LSTMb),
+        pytest.param("gru", marks=pytest.mark.ex_GRUb),
+        pytest.param("gru_cho", marks=pytest.mark.ex_GRUb),
+        "seed_rnn",
+    ],
+)
 def test_step_gradients(cell, rng):
     """One step (eq. R0, L1-L5, G1-G4, R1-R4) checked on its own, threshold 1e-7."""
     family = "gru" if cell.startswith("gru") else cell

@@ -137,6 +137,7 @@ def test_bad_targets_and_inputs_are_named():
         Sequential([Dense(2, input_shape=(3,))]).fit(np.ones((2, 3)), np.ones((2, 2)))
 
 
+@pytest.mark.ex_ADAM
 def test_adam_update_matches_the_keras_formula_by_hand():
     w, g, state = np.array([1.0, -2.0]), np.array([0.5, 0.1]), {}
     adam_update(w, g, state, learning_rate=0.1)
