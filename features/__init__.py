@@ -1,4 +1,4 @@
-"""features: waveform -> MFCC, every step a formula (M1-M10 in ../shared/seed/FORMULAS.md).
+"""features: waveform -> MFCC, every step a formula (M1-M10 in docs/formula-key.md).
 
 Pure functions, keyword-only arguments, float64, features shaped (n_frames, n_coeffs).
 """
@@ -7,11 +7,16 @@ from features.audio import AudioError, check_signal, load_audio, resample, save_
 from features.augment import (
     add_noise,
     add_noise_random_snr,
+    babble_noise,
     gain,
+    loop_to_length,
+    mix_at_snr,
+    pink_noise,
     random_gain,
     snr_db,
     spec_augment,
     speed_perturb,
+    white_noise,
 )
 from features.cepstrum import dct, dct_matrix, lifter, lifter_weights
 from features.compression import log_compress
@@ -37,6 +42,7 @@ from features.normalize import (
     fit_cmvn_per_speaker,
 )
 from features.spectrum import dft, dft_matrix, fft_radix2, magnitude_spectrum, power_spectrum, stft
+from features.streaming import StreamingFeatures, StreamingResampler, read_blocks
 from features.vad import (
     activity_from_energy,
     frame_energy_db,
@@ -55,6 +61,7 @@ __all__ = [
     "add_deltas",
     "add_noise",
     "add_noise_random_snr",
+    "babble_noise",
     "apply_cmvn_per_speaker",
     "apply_filterbank",
     "check_signal",
@@ -76,6 +83,7 @@ __all__ = [
     "lifter_weights",
     "load_audio",
     "log_compress",
+    "loop_to_length",
     "log_mel",
     "log_mel_batch",
     "magnitude_spectrum",
@@ -83,7 +91,9 @@ __all__ = [
     "mel_to_hz",
     "mfcc",
     "mfcc_batch",
+    "mix_at_snr",
     "n_frames",
+    "pink_noise",
     "power_spectrum",
     "preemphasis",
     "preset_config",
@@ -96,6 +106,10 @@ __all__ = [
     "speech_bounds",
     "speed_perturb",
     "stft",
+    "StreamingFeatures",
+    "StreamingResampler",
+    "read_blocks",
     "trim_to_speech",
     "voice_activity",
+    "white_noise",
 ]
