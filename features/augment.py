@@ -7,6 +7,11 @@ SNR, ``add_noise_random_snr``, eq. AUG-3), a gain (``gain``, ``random_gain``, eq
 perturbation (``speed_perturb``, eq. AUG-1). On the features: SpecAugment's time and frequency
 masks (``spec_augment``, eq. AUG-4).
 
+Noise to test robustness with (docs/robustness.md): a given noise mixed at an exact SNR
+(``mix_at_snr``, eq. SNR), white and pink noise (``white_noise``, ``pink_noise``, eq. NOISE-1),
+babble from several talkers (``babble_noise``, eq. NOISE-2) and a recording looped or cropped
+to length (``loop_to_length``, eq. NOISE-3).
+
 Every function is pure (the input is never modified) and, given a ``numpy.random.Generator``
 in a known state, deterministic.
 
@@ -33,6 +38,11 @@ __all__ = [
     "speed_perturb",
     "spec_augment",
     "SPEED_RANGE",
+    "mix_at_snr",
+    "loop_to_length",
+    "white_noise",
+    "pink_noise",
+    "babble_noise",
 ]
 
 SPEED_RANGE = (0.5, 2.0)  # speed_perturb accepts factors in (0.5, 2]; Kaldi uses 0.9, 1.0, 1.1
@@ -102,10 +112,205 @@ def add_noise(
         noise = check_signal(noise, name="noise")
         start = int(rng.integers(0, noise.shape[0]))
         v = np.resize(np.roll(noise, -start), y.shape[0])  # np.resize repeats a short noise
+    return mix_at_snr(y, v, snr=snr)  # eq. SNR
+
+
+def mix_at_snr(y: np.ndarray, noise: np.ndarray, *, snr: float) -> np.ndarray:
+    """Add a given noise, scaled so that the mixture has exactly the SNR ``snr`` (eq. SNR).
+
+    Math (docs/corpus.md, eq. SNR; docs/robustness.md)::
+
+        g   = sqrt( sum_n y[n]^2 / (sum_n v[n]^2 * 10^(snr / 10)) )
+        out = y + g v                  so that  10 log10( sum y^2 / sum (g v)^2 ) = snr
+
+    The powers are sums over the whole signal (pauses included): the SNR of the whole
+    utterance, as eq. SNR defines it, not of its active speech alone.
+
+    Parameters
+    ----------
+    y : ndarray, shape (S,)
+        The clean signal; not modified.
+    noise : ndarray, shape (S,)
+        The noise v, as long as ``y`` (``loop_to_length`` makes it so); its level does not
+        matter, only its shape.
+    snr : float
+        Target SNR in dB (finite).
+
+    Returns
+    -------
+    ndarray, shape (S,), float64. Nothing is clipped: samples may exceed full scale.
+
+    Raises
+    ------
+    AudioError
+        The signal or the noise is silent (no SNR can be reached) or not finite.
+    ValueError
+        The lengths differ, or ``snr`` is not finite.
+
+    Notes
+    -----
+    Deterministic (no generator): the same noise at two SNRs differs only by its gain, so
+    a robustness curve compares the same mixtures at different levels.
+    """
+    y = check_signal(y)
+    v = check_signal(noise, name="noise")
+    if v.shape != y.shape:
+        raise ValueError(f"mix_at_snr: signal {y.shape} and noise {v.shape} differ in shape")
+    if not np.isfinite(snr):
+        raise ValueError(f"mix_at_snr: snr must be a finite number of dB, got {snr}")
     p_signal, p_noise = np.sum(y**2), np.sum(v**2)
     if p_signal == 0 or p_noise == 0:
         raise AudioError("signal: cannot set an SNR when the signal or the noise is silent")
     return y + v * np.sqrt(p_signal / (p_noise * 10.0 ** (snr / 10.0)))  # eq. SNR
+
+
+def loop_to_length(noise: np.ndarray, n: int, *, start: int = 0) -> np.ndarray:
+    """A noise recording looped (if shorter) or cropped (if longer) to ``n`` samples.
+
+    Math (docs/robustness.md, eq. NOISE-3)::
+
+        v[i] = r[(start + i) mod L],   i = 0 .. n - 1,   L = len(r)
+
+    Parameters
+    ----------
+    noise : ndarray, shape (L,)
+        The recording r.
+    n : int
+        Samples wanted (>= 1).
+    start : int
+        Where in r to begin (taken mod L): a random start gives a random stretch.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+
+    Notes
+    -----
+    Looping joins the end of the recording to its start: a click where the two do not
+    meet. For stationary noise (a fan, a street, a crowd) it is not heard in MFCCs; a
+    recording at least as long as the utterances avoids it altogether.
+    """
+    r = check_signal(noise, name="noise")
+    if r.ndim != 1:
+        raise ValueError(f"loop_to_length: expected a mono recording (L,), got {r.shape}")
+    if int(n) != n or n < 1:
+        raise ValueError(f"loop_to_length: n must be a whole number >= 1, got {n}")
+    index = (int(start) + np.arange(int(n))) % r.shape[0]  # eq. NOISE-3
+    return r[index]
+
+
+def white_noise(n: int, *, rng: np.random.Generator) -> np.ndarray:
+    """White Gaussian noise: ``n`` independent N(0, 1) samples (a flat power spectrum).
+
+    Parameters
+    ----------
+    n : int
+        Samples (>= 1).
+    rng : numpy.random.Generator
+        One ``standard_normal(n)`` draw.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"white_noise: n must be a whole number >= 1, got {n}")
+    return rng.standard_normal(int(n))
+
+
+def pink_noise(n: int, *, rng: np.random.Generator) -> np.ndarray:
+    """Pink (1/f) noise, by spectral shaping of white Gaussian noise.
+
+    Math (docs/robustness.md, eq. NOISE-1)::
+
+        W[k] = sum_i w[i] e^(-2 pi j k i / n)      w ~ N(0, 1) white, k = 0 .. n // 2
+        V[k] = W[k] / sqrt(k)   (k >= 1),   V[0] = 0
+        v    = irfft(V, n) / rms(irfft(V, n))
+
+    so E|V[k]|^2 is proportional to 1/k: the power falls by 10 dB per decade of
+    frequency (3 dB per octave), whatever the sample rate.
+
+    Parameters
+    ----------
+    n : int
+        Samples (>= 2).
+    rng : numpy.random.Generator
+        One ``standard_normal(n)`` draw (the white noise that is shaped).
+
+    Returns
+    -------
+    ndarray, shape (n,), float64, mean 0 and RMS 1.
+
+    Notes
+    -----
+    The FFT of white Gaussian noise has independent Gaussian real and imaginary parts at
+    every frequency, so shaping it is the method of Timmer and König (random amplitudes
+    and phases drawn per frequency, scaled by f^(-beta/2), beta = 1). The DC bin is set to
+    0: 1/f has no finite value at f = 0, and a constant offset is not noise. The noise is
+    periodic in n samples (a circular FFT), so it loops without a click.
+
+    References
+    ----------
+    J. Timmer and M. König, "On generating power law noise", Astronomy and Astrophysics
+    300, 707-710 (1995).
+    """
+    if int(n) != n or n < 2:
+        raise ValueError(f"pink_noise: n must be a whole number >= 2, got {n}")
+    n = int(n)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    k = np.arange(spectrum.shape[0], dtype=np.float64)
+    shaped = np.zeros_like(spectrum)
+    shaped[1:] = spectrum[1:] / np.sqrt(k[1:])  # eq. NOISE-1: |V[k]|^2 ~ 1/k
+    v = np.fft.irfft(shaped, n)
+    return v / np.sqrt(np.mean(v**2))
+
+
+def babble_noise(talkers, n: int, *, rng: np.random.Generator) -> np.ndarray:
+    """Babble: several talkers at once, each at the same power, looped to ``n`` samples.
+
+    Math (docs/robustness.md, eq. NOISE-2)::
+
+        u_k  = loop_to_length(r_k, n, start=s_k)      s_k ~ U{0 .. L_k - 1}   (eq. NOISE-3)
+        b    = sum_k u_k / rms(u_k)                    k = 1 .. K
+
+    Parameters
+    ----------
+    talkers : sequence of ndarray, each shape (L_k,)
+        The K recordings to mix (other speakers' utterances); none may be silent.
+    n : int
+        Samples wanted (>= 1).
+    rng : numpy.random.Generator
+        Draws the K starts s_k, in order.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+
+    Raises
+    ------
+    AudioError
+        A talker is silent, empty or not finite (over its stretch of n samples too).
+    ValueError
+        No talkers.
+
+    Notes
+    -----
+    Each talker is scaled to unit RMS before the sum, so no one voice dominates: with K = 6
+    no single voice can be followed, which is what makes babble a noise rather than a
+    competing speaker. The mixture's level is set afterwards by ``mix_at_snr``.
+    """
+    talkers = list(talkers)
+    if not talkers:
+        raise ValueError("babble_noise: needs at least one talker")
+    out = np.zeros(int(n))
+    for i, r in enumerate(talkers):
+        r = check_signal(r, name=f"babble talker {i}")
+        u = loop_to_length(r, n, start=int(rng.integers(0, r.shape[0])))  # eq. NOISE-3
+        rms = np.sqrt(np.mean(u**2))
+        if rms == 0:
+            raise AudioError(f"babble talker {i}: is silent")
+        out += u / rms  # eq. NOISE-2
+    return out
 
 
 def _check_range(low: float, high: float, what: str) -> None:

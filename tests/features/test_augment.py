@@ -7,11 +7,16 @@ from features import AudioError
 from features.augment import (
     add_noise,
     add_noise_random_snr,
+    babble_noise,
     gain,
+    loop_to_length,
+    mix_at_snr,
+    pink_noise,
     random_gain,
     snr_db,
     spec_augment,
     speed_perturb,
+    white_noise,
 )
 
 pytestmark = pytest.mark.ch01_mfcc
@@ -284,3 +289,86 @@ def test_spec_augment_keeps_float32_and_copies_without_masks():
 def test_spec_augment_bad_arguments(features, kwargs, match):
     with pytest.raises(ValueError, match=match):
         spec_augment(features, rng=np.random.default_rng(0), **kwargs)
+
+
+# --- noise for robustness tests: exact SNR, pink, babble, a looped recording (NOISE-1..3) -----
+
+
+@pytest.mark.parametrize("target", [-5.0, 0.0, 10.0, 30.0])
+def test_mix_at_snr_sets_the_snr_of_the_whole_signal_exactly(rng, target):
+    y = np.sin(np.arange(8000) / 7.0) * np.r_[np.zeros(2000), np.ones(6000)]  # with a pause
+    v = rng.standard_normal(8000) * 3.0
+    x = mix_at_snr(y, v, snr=target)
+    # eq. SNR measured back over every sample, the pause included
+    measured = 10 * np.log10(np.sum(y**2) / np.sum((x - y) ** 2))
+    assert abs(measured - target) <= 1e-9
+    np.testing.assert_allclose((x - y) / v, (x - y)[0] / v[0])  # only a gain: the same noise
+
+
+def test_add_noise_is_mix_at_snr_of_its_noise_bit_for_bit():
+    y = np.sin(np.arange(3000) / 3.0)
+    v = np.random.default_rng(7).standard_normal(3000)
+    a = add_noise(y, snr=12.0, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(a, mix_at_snr(y, v, snr=12.0))
+
+
+def test_mix_at_snr_refuses_silence_other_lengths_and_an_snr_that_is_not_a_number():
+    with pytest.raises(AudioError, match="silent"):
+        mix_at_snr(np.ones(10), np.zeros(10), snr=0.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        mix_at_snr(np.ones(10), np.ones(9), snr=0.0)
+    with pytest.raises(ValueError, match="finite"):
+        mix_at_snr(np.ones(10), np.ones(10), snr=float("nan"))
+
+
+def test_loop_to_length_noise3_as_a_loop():
+    r = np.arange(7.0) + 1
+    for n, start in [(3, 0), (7, 2), (20, 5), (1, 13)]:
+        want = [r[(start + i) % 7] for i in range(n)]  # eq. NOISE-3 written out
+        np.testing.assert_array_equal(loop_to_length(r, n, start=start), want)
+    with pytest.raises(ValueError, match="n must be"):
+        loop_to_length(r, 0)
+
+
+def _slope_db_per_decade(v, sr=16000, low=50.0, high=5000.0):
+    """The slope of 10 log10 of a Welch power spectrum against log10 f, dB per decade."""
+    from scipy.signal import welch
+
+    f, p = welch(v, fs=sr, nperseg=4096)
+    keep = (f >= low) & (f <= high)
+    return np.polyfit(np.log10(f[keep]), 10 * np.log10(p[keep]), 1)[0]
+
+
+def test_pink_noise1_falls_10_db_per_decade_and_white_noise_is_flat():
+    pink = pink_noise(2**18, rng=np.random.default_rng(0))
+    white = white_noise(2**18, rng=np.random.default_rng(0))
+    assert _slope_db_per_decade(pink) == pytest.approx(-10.0, abs=0.5)
+    assert _slope_db_per_decade(white) == pytest.approx(0.0, abs=0.5)
+    assert pink.shape == (2**18,) and np.sqrt(np.mean(pink**2)) == pytest.approx(1.0)
+    assert abs(pink.mean()) < 1e-12  # no DC bin
+
+
+def test_pink_noise1_is_the_shaped_spectrum_of_its_white_draw():
+    n = 1000
+    w = np.random.default_rng(3).standard_normal(n)
+    W = np.fft.rfft(w)
+    V = np.array([0.0] + [W[k] / np.sqrt(k) for k in range(1, W.size)])  # eq. NOISE-1
+    v = np.fft.irfft(V, n)
+    np.testing.assert_allclose(pink_noise(n, rng=np.random.default_rng(3)),
+                               v / np.sqrt(np.mean(v**2)), rtol=1e-12, atol=1e-12)  # fmt: skip
+
+
+def test_babble_noise2_sums_the_talkers_at_equal_power():
+    talkers = [np.sin(np.arange(500) / (k + 2.0)) * (k + 1) for k in range(3)]
+    rng = np.random.default_rng(4)
+    draws = np.random.default_rng(4)
+    starts = [int(draws.integers(0, 500)) for _ in talkers]  # the draws babble makes, in order
+    want = sum(
+        loop_to_length(t, 1200, start=s) / np.sqrt(np.mean(loop_to_length(t, 1200, start=s) ** 2))
+        for t, s in zip(talkers, starts, strict=True)
+    )  # eq. NOISE-2 written out
+    np.testing.assert_allclose(babble_noise(talkers, 1200, rng=rng), want, rtol=1e-12)
+    with pytest.raises(AudioError, match="talker 1"):
+        babble_noise([talkers[0], np.zeros(50)], 100, rng=rng)
+    with pytest.raises(ValueError, match="at least one"):
+        babble_noise([], 100, rng=rng)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from features import snr_db
-from ser.augmentation import perturbed_copies
+from ser.augmentation import NOISE_SNR_DB, perturbed_copies
 from ser.corpus import synthetic_corpus
 
 pytestmark = pytest.mark.ch04_training
@@ -34,7 +34,7 @@ def test_noise_copies_have_an_snr_in_range_and_are_reproducible():
         np.testing.assert_array_equal(a.audio(16000), b.audio(16000))
         clean = u.audio(16000)
         measured = snr_db(clean, a.audio(16000) - clean)
-        assert 10.0 - 1e-6 <= measured <= 30.0 + 1e-6
+        assert NOISE_SNR_DB[0] - 1e-6 <= measured <= NOISE_SNR_DB[1] + 1e-6
         assert a.speaker == f"{u.speaker}~noise"
     with pytest.raises(ValueError, match="unknown waveform augmentation"):
         perturbed_copies(corpus, ["reverb"])
