@@ -510,21 +510,51 @@ def pipeline_of(model):
     return validate_metadata(model)
 
 
-def evaluate(model, corpus: Corpus, *, cache_dir=None) -> Scores:
-    """Score a saved model on every utterance of ``corpus`` with one of its labels.
+def evaluate(model, corpus: Corpus, *, cache_dir=None, shared: bool = True, report: bool = False):
+    """Score a saved model on the utterances of ``corpus`` of a class the model knows.
+
+    Across corpora the two label sets may differ (docs/across-corpora.md). Only the classes
+    both have are scored (``ser.labels.match_labels``): an utterance of a class the model
+    lacks cannot be scored, and a class of the model's that the corpus lacks is never the
+    true one. With ``shared`` (the default) the model chooses among the shared classes: its
+    probabilities are restricted to them and renormalised (eq. X-1), and the scores, the
+    confusion matrix and chance (1/S) are over those S classes. Without it, the model
+    chooses among all of its K classes, and answering a class the corpus lacks is an
+    error. When the corpus has exactly the model's classes the two are the same.
 
     A model normalised per speaker gets each speaker's statistics from that speaker's
-    utterances here (and adapts its batch normalisation to them when it was trained to).
+    scored utterances here (and adapts its batch normalisation to them when it was trained
+    to), as in training, where they come from the utterances of the training classes.
+
+    Returns
+    -------
+    Scores, or (Scores, ser.labels.LabelMatch) with ``report``: what was shared, what was
+    left out on either side, how many utterances were not scored, and what the model did
+    with the classes the corpus lacks.
+
+    Raises
+    ------
+    ser.labels.NoSharedClass (a ValueError)
+        No class in common; or, with ``shared``, only one.
     """
+    from ser.labels import match_labels, restrict_probabilities, with_predictions
+
     spec, config, cmvn, adapt = pipeline_of(model)  # checks the metadata first
     labels = model.metadata["labels"]
-    corpus = corpus.select(emotions=[e for e in labels if e in corpus.emotions])
-    if not len(corpus):
-        raise ValueError(f"{corpus.name} has no utterances of the model's labels {labels}")
+    match = match_labels(labels, corpus, restricted=shared, trained_on=model.metadata.get("corpus"))
+    corpus = corpus.select(emotions=match.shared)
     raw = raw_features(corpus, spec, config, cache_dir=cache_dir)
     sets, _ = feature_sets(spec, {"test": list(corpus)}, raw, labels, cmvn=cmvn)
-    probs = predict_proba(model, sets["test"], adapt=adapt)
-    return Scores.of(sets["test"].labels, probs.argmax(axis=1), labels)
+    probs = predict_proba(model, sets["test"], adapt=adapt)  # (N, K)
+    match = with_predictions(match, probs)
+    if shared:
+        q = restrict_probabilities(probs, labels, match.shared)  # (N, S), eq. X-1
+        column = {labels.index(s): i for i, s in enumerate(match.shared)}
+        truth = np.array([column[int(k)] for k in sets["test"].labels], dtype=np.int64)
+        scores = Scores.of(truth, q.argmax(axis=1), match.shared)
+    else:
+        scores = Scores.of(sets["test"].labels, probs.argmax(axis=1), labels)
+    return (scores, match) if report else scores
 
 
 @dataclass(frozen=True)
