@@ -299,12 +299,17 @@ def test_lstm_twin_refuses_shapes_that_do_not_fit(H, rng):
         lstm_kernels.lstm_backward(douts[0][:, :-1], douts[1], douts[2], cache)
 
 
-def test_the_blocked_loops_take_every_thread_up_to_one_per_row():
+def test_the_blocked_loops_take_every_thread_up_to_one_per_row(monkeypatch):
+    """On an idle machine (SER_THREADS=fixed: whatever else runs now); with others busy,
+    at most the free cores (eq. TH-1), here pinned to one."""
     import numba
 
     from nn import backend
     from nn.engine.threads import threads_for
 
+    monkeypatch.setenv("SER_THREADS", "1")
+    assert threads_for(10**6) == 1
+    monkeypatch.setenv("SER_THREADS", "fixed")
     assert threads_for(1) == 1
     assert threads_for(10**6) == numba.config.NUMBA_NUM_THREADS
     with backend.model_threads():  # one Numba thread for the other kernels of a model
