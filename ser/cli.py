@@ -491,6 +491,19 @@ def _cmd_timeline(args) -> int:
         )
     except ValueError as err:
         raise UserError(str(err)) from err
+    k = len(scorer.labels)
+    if args.smooth == "viterbi" and args.stay < 1.0 / k:
+        raise UserError(
+            f"--stay {args.stay:g} is below 1/{k} for the model's {k} classes: the transitions "
+            "would favour changing the emotion at every window; use at least "
+            f"{1.0 / k:.3f} (1/{k} is no smoothing) or --smooth none"
+        )
+    if args.out:
+        try:  # a folder that cannot be made is reported before any audio is read
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"--out {_show(args.out)}: cannot create the folder: "
+                            f"{err.strerror or err}") from err  # fmt: skip
     print(
         f"windows of {scorer.window_seconds:.2f} s every {scorer.hop_seconds:.2f} s, "
         f"smoothing {args.smooth}" + (f" (stay {args.stay:g})" if args.smooth == "viterbi" else ""),
@@ -506,23 +519,39 @@ def _cmd_timeline(args) -> int:
                 path,
                 smoothing=args.smooth,
                 stay=args.stay,
-                progress=lambda done, total, show=show: show(int(done), int(total)),
-            )
+                progress=_seconds_progress(show),
+                settings={"model": str(args.model), "stay": args.stay,
+                          "silence_db": args.silence_db},
+            )  # fmt: skip
             written = save_timeline(args.out / stem, timeline) if args.out else {}
         except _user_errors() as err:
             failed += 1
             print(f"ser timeline: error: {_naming(_one_line(err), path)}", file=sys.stderr)
             continue
         speech = [s for s in timeline.segments if s.emotion != SILENCE]
+        n, m = len(timeline.probs), len(timeline.segments)
         print(
-            f"{_show(path)}: {timeline.duration:.2f} s, {len(timeline.probs)} windows, "
-            f"{len(timeline.segments)} segments ({len(speech)} of speech)"
+            f"{_show(path)}: {timeline.duration:.2f} s, {n} window{'s' * (n != 1)}, "
+            f"{m} segment{'s' * (m != 1)} ({len(speech)} of speech)"
         )
         for seg in timeline.segments:
             print(f"  {seg.start:9.2f} - {seg.end:9.2f} s  {seg.emotion:<10} {seg.confidence:.2f}")
         if written:
             print(f"  wrote {', '.join(_show(p) for p in written.values())}")
     return EXIT_USER if failed else 0
+
+
+def _seconds_progress(show):
+    """Progress in whole seconds read, each value shown once; nothing for a file under 10 s."""
+    last = [None]
+
+    def progress(done: float, total: float) -> None:
+        now = (int(done), int(total))
+        if total >= 10 and now != last[0]:
+            last[0] = now
+            show(*now)
+
+    return progress
 
 
 def _unique_stem(path: Path, taken: set) -> str:
@@ -1112,13 +1141,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--stay",
         type=_probability("--stay"),
         default=0.9,
-        help="Viterbi: probability of keeping the emotion from one window to the next",
+        help="Viterbi: probability of keeping the emotion from one window to the next, at "
+        "least 1/K for K classes (default 0.9)",
     )
     p.add_argument(
         "--silence-db",
         type=_finite("--silence-db"),
         default=-50.0,
-        help="frames quieter than this (dBFS) are not speech; a window with under a quarter "
+        help="frames quieter than this (dBFS) are not speech; a window with under a half "
         "of speech frames is silence",
     )
     p.add_argument(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -69,34 +70,39 @@ class Timeline:
         return 0.5 * (self.starts + self.ends)
 
     def to_dict(self) -> dict:
-        """The content of timeline.json."""
+        """The content of timeline.json. Each window as ``ser stream --jsonl`` prints it
+        (``emotion``: its own most probable class or "silence"; ``probabilities`` by label),
+        plus ``smoothed``: the label the smoothing gave it (its segment's)."""
+        windows = []
+        for i, (a, b, sp, f, smoothed, row) in enumerate(
+            zip(self.starts, self.ends, self.speech, self.speech_fraction,
+                self.window_labels, self.probs, strict=True)
+        ):  # fmt: skip
+            best = int(np.argmax(row))
+            windows.append(
+                {
+                    "window": i,
+                    "start": round(float(a), 4),
+                    "end": round(float(b), 4),
+                    "emotion": self.labels[best] if sp else "silence",
+                    "confidence": round(float(row[best]), 6) if sp else None,
+                    "speech": bool(sp),
+                    "speech_fraction": round(float(f), 4),
+                    "smoothed": smoothed,
+                    "probabilities": {
+                        lab: round(float(p), 6) for lab, p in zip(self.labels, row, strict=True)
+                    },
+                }
+            )
         return {
-            "file": str(self.path),
+            "file": str(Path(str(self.path)).resolve()),
             "duration_s": round(self.duration, 4),
             "labels": self.labels,
             "window_s": self.window_s,
             "hop_s": self.hop_s,
             "smoothing": self.smoothing,
             "segments": [s.to_dict() for s in self.segments],
-            "windows": [
-                {
-                    "start": round(float(a), 4),
-                    "end": round(float(b), 4),
-                    "speech": bool(sp),
-                    "speech_fraction": round(float(f), 4),
-                    "label": lab,
-                    "probabilities": [round(float(p), 6) for p in row],
-                }
-                for a, b, sp, f, lab, row in zip(
-                    self.starts,
-                    self.ends,
-                    self.speech,
-                    self.speech_fraction,
-                    self.window_labels,
-                    self.probs,
-                    strict=True,
-                )
-            ],
+            "windows": windows,
             **self.extra,
         }
 
@@ -152,6 +158,7 @@ def timeline_of(
     stay: float = 0.9,
     progress: Callable[[float, float], None] | None = None,
     block_seconds: float = BLOCK_SECONDS,
+    settings: dict | None = None,
 ) -> Timeline:
     """Read ``path`` block by block and find its emotion over time (eqs. T-1 .. T-5).
 
@@ -165,6 +172,8 @@ def timeline_of(
     smoothing, stay : see ``ser.smoothing.smooth_labels``
     progress : callable(seconds_done, seconds_total), optional
         Called after every block.
+    settings : dict, optional
+        Recorded in timeline.json as they are (the command's model file, stay, silence_db).
 
     Raises
     ------
@@ -203,10 +212,17 @@ def timeline_of(
     duration = samples / sr
     probs, fractions = windower.results()
     if len(probs) == 0:
+        shortest = scorer.spec.n_frames * scorer.frame_seconds
+        hint = (
+            f"use a shorter --window (at least the model's input, {shortest:.2f} s) or a "
+            "longer file"
+            if scorer.window_frames > scorer.spec.n_frames
+            else f"the model reads {shortest:.2f} s at a time, so the file must be at least "
+            "that long"
+        )
         raise AudioError(
             f"{path}: {duration:.2f} s of audio is shorter than one window "
-            f"({scorer.window_seconds:.2f} s); use a shorter --window (at least the model's "
-            f"input, {scorer.spec.n_frames * scorer.frame_seconds:.2f} s) or a longer file"
+            f"({scorer.window_seconds:.2f} s); {hint}"
         )
     speech = fractions >= scorer.min_speech
     starts, ends = scorer.window_times(np.arange(len(probs)))
@@ -232,7 +248,11 @@ def timeline_of(
         energy_times=(np.arange(len(energy)) + 0.5) * step * scorer.frame_seconds,
         energy_db=energy,
         smoothing=smoothing,
-    )
+        extra={"settings": {"window_s": round(scorer.window_seconds, 6),
+                            "hop_s": round(scorer.hop_seconds, 6), "smoothing": smoothing,
+                            "stay": stay, "silence_db": scorer.silence_db,
+                            "min_speech": scorer.min_speech, **(settings or {})}},
+    )  # fmt: skip
 
 
 def _seconds_in(path) -> float | None:

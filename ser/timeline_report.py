@@ -61,28 +61,34 @@ def save_timeline_figure(path, timeline, *, title: str | None = None) -> Path:
     ax_e.set(ylabel="energy (dBFS)", ylim=(floor, 3.0))
     ax_e.set_title(title or f"Emotion over time: {Path(str(timeline.path)).name}")
 
+    # each window drawn as a step one hop wide around its centre (a single window too)
+    half = 0.5 * timeline.hop_s
     centres = timeline.centres
+    x = np.column_stack([centres - half, centres + half]).ravel()
     ax_p.stackplot(
-        centres,
-        timeline.probs.T,
+        x,
+        np.repeat(timeline.probs.T, 2, axis=1),
         labels=timeline.labels,
         colors=[colours[lab] for lab in timeline.labels],
-        step="mid",
     )
-    half = 0.5 * timeline.hop_s
     for c, speech in zip(centres, timeline.speech, strict=True):
         if not speech:
             ax_p.axvspan(c - half, c + half, color=_SILENCE_COLOUR, lw=0, zorder=3)
     ax_p.set(ylabel="class probability", ylim=(0, 1))
-    ax_p.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="emotion", fontsize=8)
+    from matplotlib.patches import Patch
+
+    handles, names = ax_p.get_legend_handles_labels()
+    handles.append(Patch(color=_SILENCE_COLOUR, label=f"{SILENCE} (not scored)"))
+    ax_p.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="emotion",
+                fontsize=10, title_fontsize=10)  # fmt: skip
 
     for seg in timeline.segments:
         ax_s.broken_barh(
             [(seg.start, seg.end - seg.start)], (0, 1), facecolors=colours[seg.emotion]
         )
-        if seg.end - seg.start > 0.04 * timeline.duration:
+        if seg.end - seg.start > 0.025 * max(timeline.duration, 1e-9):
             ax_s.text(0.5 * (seg.start + seg.end), 0.5, seg.emotion, ha="center", va="center",
-                      fontsize=8)  # fmt: skip
+                      fontsize=9)  # fmt: skip
     ax_s.set(
         xlabel="time (s)",
         ylabel=f"segments\n({timeline.smoothing})",

@@ -31,7 +31,8 @@ __all__ = ["WindowScorer", "DEFAULT_SILENCE_DB", "DEFAULT_MIN_SPEECH", "SILENCE"
 
 SILENCE = "silence"  # the label of a window without speech (never one of the model's classes)
 DEFAULT_SILENCE_DB = -50.0  # dBFS: quieter frames are not speech (eq. T-3)
-DEFAULT_MIN_SPEECH = 0.25  # a window is speech when at least this fraction of it is (eq. T-3)
+DEFAULT_MIN_SPEECH = 0.5  # a window is speech when at least this fraction of it is (eq. T-3);
+# with a quarter, windows mostly of silence were scored, and came out as a confident "sad"
 _BATCH_WINDOWS = 256  # windows scored per forward pass: bounded memory for any recording
 
 
@@ -87,7 +88,7 @@ class WindowScorer:
         else:
             if not (np.isfinite(window_s) and window_s > 0):
                 raise ValueError(f"the window must be a positive number of seconds, got {window_s}")
-            self.window_frames = int(round(window_s / self.frame_seconds))
+            self.window_frames = max(1, int(round(window_s / self.frame_seconds)))
             if self.window_frames < n:
                 raise ValueError(
                     f"a window of {window_s:g} s is shorter than the model's input, {n} frames "
@@ -101,7 +102,7 @@ class WindowScorer:
                 raise ValueError(f"the hop must be a positive number of seconds, got {hop_s}")
             self.hop_frames = max(1, int(round(hop_s / self.frame_seconds)))
         if not -100.0 <= silence_db <= 0.0:
-            raise ValueError(f"silence_db must be within -100 .. 0 dBFS, got {silence_db}")
+            raise ValueError(f"--silence-db must be within -100 .. 0 dBFS, got {silence_db:g}")
         if not 0.0 <= min_speech <= 1.0:
             raise ValueError(f"min_speech must be within 0 .. 1, got {min_speech}")
         self.silence_db = float(silence_db)

@@ -175,7 +175,10 @@ def test_ser_timeline_writes_csv_json_and_figure(trained, tmp_path, capsys):
     record = json.loads((out / "long" / "timeline.json").read_text())
     assert record["labels"] == ["neutral", "sad", "angry"]
     assert len(record["windows"]) >= 10
-    assert all(abs(sum(w["probabilities"]) - 1) < 1e-4 for w in record["windows"])
+    assert all(abs(sum(w["probabilities"].values()) - 1) < 1e-4 for w in record["windows"])
+    assert record["settings"]["stay"] == 0.9 and record["settings"]["model"].endswith("m.npz")
+    speech = [w for w in record["windows"] if w["speech"]]
+    assert all(w["emotion"] == max(w["probabilities"], key=w["probabilities"].get) for w in speech)
     rows = (out / "long" / "timeline.csv").read_text().splitlines()
     assert rows[0] == "start_s,end_s,emotion,confidence"
     assert len(rows) == len(record["segments"]) + 1
@@ -195,6 +198,7 @@ def test_a_bad_file_is_one_line_and_the_others_still_run(trained, tmp_path, caps
     errors = [e for e in errors if e.startswith("ser timeline: error:")]
     assert len(errors) == 3 and "Traceback" not in captured.err
     assert "shorter than one window" in errors[0] and "short.wav" in errors[0]
+    assert "must be at least that long" in errors[0]  # no advice to shorten the window
     assert "empty.wav" in errors[1] and "nope.wav" in errors[2]
     assert "long.wav:" in captured.out  # the good file was still read
 
@@ -206,6 +210,8 @@ def test_a_bad_file_is_one_line_and_the_others_still_run(trained, tmp_path, caps
         (["--stay", "1.5"], "--stay must be a number between 0 and 1, got 1.5"),
         (["--window", "0.3"], "shorter than the model's input"),
         (["--smooth", "mean"], "invalid choice"),
+        (["--stay", "0.2"], "--stay 0.2 is below 1/3 for the model's 3 classes"),
+        (["--silence-db", "10"], "--silence-db must be within -100 .. 0 dBFS, got 10"),
     ],
 )
 def test_bad_options_are_one_line(trained, capsys, options, message):
@@ -231,6 +237,39 @@ def test_ser_stream_and_ser_timeline_give_the_same_windows(trained, tmp_path, ca
     stream = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(stream) == len(timeline) > 20
     for s, t in zip(stream, timeline, strict=True):
-        assert (s["start"], s["end"], s["speech"]) == (t["start"], t["end"], t["speech"])
-        np.testing.assert_allclose(list(s["probabilities"].values()), t["probabilities"],
-                                   atol=1e-5)  # fmt: skip
+        assert (s["window"], s["start"], s["end"], s["speech"]) == (
+            t["window"], t["start"], t["end"], t["speech"]
+        )  # fmt: skip
+        assert s["probabilities"].keys() == t["probabilities"].keys()
+        np.testing.assert_allclose(list(s["probabilities"].values()),
+                                   list(t["probabilities"].values()), atol=1e-5)  # fmt: skip
+
+
+def test_an_out_folder_that_cannot_be_made_is_refused_before_any_audio_is_read(trained, tmp_path,
+                                                                               capsys):  # fmt: skip
+    root, _ = trained
+    (tmp_path / "afile").write_text("x")
+    argv = ["timeline", str(root / "m.npz"), str(root / "long.wav"), "--out",
+            str(tmp_path / "afile" / "sub")]  # fmt: skip
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "--out" in captured.err and "cannot create the folder" in captured.err
+    assert "long.wav" not in captured.out  # nothing was read
+
+
+def test_the_figure_of_a_single_window_shows_its_probabilities(trained, tmp_path, monkeypatch):
+    """One window is drawn one hop wide (a zero-width step would leave the panel blank)."""
+    import ser.report
+    from ser.timeline_report import save_timeline_figure
+
+    root, y = trained
+    one = save_audio(tmp_path / "one.wav", y[: int(1.3 * SR)], SR)
+    tl = timeline_of(WindowScorer(load_model(root / "m.npz")), one)
+    assert len(tl.probs) == 1
+    drawn = {}
+    monkeypatch.setattr(ser.report, "_save", lambda fig, path: drawn.setdefault("fig", fig))
+    save_timeline_figure(tmp_path / "one.png", tl)
+    panel = drawn["fig"].axes[1]
+    widths = [p.get_paths()[0].get_extents().width for p in panel.collections]
+    assert widths and min(widths) > 0.5 * tl.hop_s
+    assert "silence (not scored)" in [t.get_text() for t in panel.get_legend().get_texts()]
