@@ -341,14 +341,21 @@ def _cmd_evaluate(args) -> None:
             corpus = load_corpus("synthetic", seed=args.seed or 0)
         else:
             corpus = load_corpus(args.corpus, args.data)
-        if args.speakers:
-            unknown = [s for s in args.speakers if s not in corpus.speakers]
+        if args.speakers and args.all_speakers:
+            raise UserError("give --speakers or --all-speakers, not both")
+        speakers = args.speakers or (
+            None if args.all_speakers else _test_speakers(model, corpus, args)
+        )
+        if speakers:
+            unknown = [s for s in speakers if s not in corpus.speakers]
             if unknown:
                 raise UserError(
                     f"{corpus.name} has no speaker(s) {', '.join(unknown)}; "
                     f"it has {_listing(corpus.speakers)}"
                 )
-            corpus = corpus.select(speakers=args.speakers)
+            _note_heard_speakers(model, corpus, args, speakers)
+            corpus = corpus.select(speakers=speakers)
+        args.speakers = speakers
         scores, match = evaluate(
             model, corpus, cache_dir=args.cache, shared=args.shared, report=True
         )
@@ -386,6 +393,42 @@ def _cmd_evaluate(args) -> None:
         }
         text = json.dumps(result, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
         print(f"results -> {_show(write_text(args.json, text))}")
+
+
+def _same_corpus(model, corpus, args) -> bool:
+    """Whether ``corpus`` is the one the model was trained on (the built-in one: same seed)."""
+    meta = model.metadata
+    if meta.get("corpus") != corpus.name:
+        return False
+    return corpus.name != "synthetic" or meta.get("seed") == (args.seed or 0)
+
+
+def _test_speakers(model, corpus, args):
+    """The model's own test speakers when ``corpus`` is its training corpus (with a note), so
+    that ``ser evaluate MODEL`` is a test score, not a score on speakers it learnt from."""
+    recorded = (model.metadata.get("speakers") or {}) if _same_corpus(model, corpus, args) else {}
+    test = [s for s in recorded.get("test") or [] if s in corpus.speakers]
+    if not test:
+        return None
+    print(
+        f"ser evaluate: note: scoring the model's test speakers {', '.join(test)} (never heard "
+        "in training); --all-speakers scores every speaker, --speakers chooses",
+        file=sys.stderr,
+    )
+    return test
+
+
+def _note_heard_speakers(model, corpus, args, speakers) -> None:
+    """Say so when a chosen speaker was one the model was trained or validated on."""
+    recorded = (model.metadata.get("speakers") or {}) if _same_corpus(model, corpus, args) else {}
+    heard = [s for s in speakers if s in set(recorded.get("train") or [])
+             | set(recorded.get("validation") or [])]  # fmt: skip
+    if heard:
+        print(
+            f"ser evaluate: note: {', '.join(heard)} trained or validated the model; their "
+            "scores are not test scores",
+            file=sys.stderr,
+        )
 
 
 def _cmd_robustness(args) -> None:
@@ -1029,7 +1072,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="corpus folder (none: the built-in synthetic corpus)")
     p.add_argument("--corpus", default="synthetic")
     p.add_argument(
-        "--speakers", nargs="+", help="only these speakers (e.g. the model's test speakers)"
+        "--speakers",
+        nargs="+",
+        help="only these speakers (default on the model's own corpus: its test speakers)",
+    )
+    p.add_argument(
+        "--all-speakers",
+        action="store_true",
+        help="every speaker of the corpus, also those the model was trained on",
     )
     p.add_argument("--cache", type=Path)
     p.add_argument(

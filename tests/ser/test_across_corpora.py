@@ -309,3 +309,34 @@ def test_ser_evaluate_seed_chooses_the_built_in_corpus_and_a_training_seed_is_po
                    "--seed", "1"])  # fmt: skip
     err = capsys.readouterr().err
     assert status == 2 and "--seed chooses the built-in synthetic corpus; not with --data" in err
+
+
+def test_evaluate_on_the_models_own_corpus_scores_its_test_speakers_by_default(tmp_path, capsys):
+    """On the corpus it was trained on, ``ser evaluate MODEL`` is a test score: the model's
+    recorded test speakers, with a note; --all-speakers scores everyone, and a chosen
+    training speaker is named as such."""
+    from ser.cli import main
+
+    data, model = tmp_path / "data", tmp_path / "m.npz"
+    argv = ["synth", "--out", str(data), "--speakers", "4", "--utterances", "1",
+            "--emotions", "neutral", "sad", "angry"]  # fmt: skip
+    assert main(argv) == 0
+    argv = ["train", "--data", str(data), "--corpus", "synthetic", "--epochs", "1",
+            "--out", str(model), "--cache", str(tmp_path / "cache")]  # fmt: skip
+    assert main(argv) == 0
+    from nn.serialization import load_model
+
+    split = load_model(model).metadata["speakers"]
+    capsys.readouterr()
+    base = ["evaluate", str(model), "--data", str(data), "--corpus", "synthetic",
+            "--cache", str(tmp_path / "cache")]  # fmt: skip
+    assert main([*base, "--json", str(tmp_path / "e.json")]) == 0
+    captured = capsys.readouterr()
+    assert f"scoring the model's test speakers {', '.join(split['test'])}" in captured.err
+    record = json.loads((tmp_path / "e.json").read_text())
+    assert record["speakers"] == split["test"]
+    assert record["scores"]["n"] == 3 * len(split["test"])  # one utterance per emotion each
+    assert main([*base, "--all-speakers"]) == 0
+    assert "12 utterances" in capsys.readouterr().out
+    assert main([*base, "--speakers", split["train"][0]]) == 0
+    assert "trained or validated the model" in capsys.readouterr().err

@@ -135,6 +135,7 @@ def test_train_then_evaluate(trained, capsys):
                 str(trained / "data"),
                 "--cache",
                 str(trained / "cache"),
+                "--all-speakers",  # by default its test speakers only (test_across_corpora)
             ]
         )
         == 0
