@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -70,9 +71,33 @@ def pytest_configure(config):
         _trace_files.update({os.path.realpath(k): v for k, v in files.items()})
 
 
+_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
+_ERROR_LINE = re.compile(r"^E?\s*([A-Za-z_][\w.]*(?:Error|Exception)\b.*)$")
+
+
+def _collect_message(report) -> str:
+    """What stopped a test file from importing, as a student needs it: the error and the
+    student's file and line (``SyntaxError: invalid syntax (features/mel.py, line 197)``),
+    never pytest's own frames or the grader's paths."""
+    text = str(report.longrepr)
+    errors = [m.group(1).strip() for line in text.splitlines() if (m := _ERROR_LINE.match(line))]
+    places = [
+        (path, line)
+        for path, line in _FILE_LINE.findall(text)
+        if os.path.realpath(path).startswith(os.getcwd() + os.sep)
+    ]
+    if not errors:
+        return _message(report)
+    where = ""
+    if places:
+        path, line = places[-1]
+        where = f" ({os.path.relpath(os.path.realpath(path))}, line {line})"
+    return f"{errors[-1]}{where}"[:500]
+
+
 def pytest_collectreport(report):
     if report.failed:
-        _collect_errors[report.nodeid] = _message(report)
+        _collect_errors[report.nodeid] = _collect_message(report)
 
 
 def pytest_collection_finish(session):

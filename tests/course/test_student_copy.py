@@ -246,3 +246,26 @@ def test_the_sheet_adds_up_per_chapter_and_names_what_blocks_a_row():
         line for line in text if line.startswith("C1b")
     )
     assert text[-1] == "total: 1/8 points, 1 of 4 exercises passed"
+
+
+def test_a_file_that_does_not_import_is_named_with_its_error_and_line(tmp_path, monkeypatch):
+    """A student's syntax error: the sheet shows the error and the student's file and line,
+    not pytest's frames or the grader's paths."""
+    from types import SimpleNamespace
+
+    from ser.course import _pytest_report
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "features").mkdir()
+    mel = tmp_path / "features" / "mel.py"
+    mel.write_text("def broken(:\n")
+    longrepr = "\n".join([
+        "/venv/lib/python3.11/site-packages/_pytest/python.py:528: in importtestmodule",
+        "    mod = import_path(",
+        f'E     File "{mel}", line 1',
+        "E       def broken(:",
+        "E                  ^",
+        "E   SyntaxError: invalid syntax",
+    ])  # fmt: skip
+    message = _pytest_report._collect_message(SimpleNamespace(longrepr=longrepr))
+    assert message == "SyntaxError: invalid syntax (features/mel.py, line 1)"
