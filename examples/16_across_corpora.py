@@ -64,7 +64,9 @@ print("  RAVDESS and EMO-DB share:   ", ", ".join(shared_between("ravdess", "emo
 # %%
 emotions_a = ("neutral", "happy", "sad", "angry")
 emotions_b = ("neutral", "happy", "sad", "angry", "fearful")
-size = {"n_speakers": 5, "n_utterances": 3} if fast_mode() else {"n_speakers": 10}
+size = (
+    {"n_speakers": 5, "n_utterances": 3} if fast_mode() else {"n_speakers": 10, "n_utterances": 10}
+)
 corpus_a = load_corpus("synthetic", emotions=emotions_a, seed=0, **size)
 ravdess = os.environ.get("SER_RAVDESS")
 if ravdess:
