@@ -1335,13 +1335,25 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _usage_prog(parser, err, argv) -> str:
+    """The command a usage error belongs to: argparse reports an unknown option of a command
+    from the top-level parser ("ser: error: unrecognized arguments"), so name the command."""
+    if err.prog != "ser" or not err.message.startswith("unrecognized arguments"):
+        return err.prog
+    commands = next(
+        (a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {}
+    )
+    words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
+    return f"ser {words[0]}" if words and words[0] in commands else err.prog
+
+
 def main(argv: list[str] | None = None) -> int:
     _tolerant_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except _UsageError as err:
-        print(f"{err.prog}: error: {_one_line(err.message)}", file=sys.stderr)
+        print(f"{_usage_prog(parser, err, argv)}: error: {_one_line(err.message)}", file=sys.stderr)
         return EXIT_USER
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0

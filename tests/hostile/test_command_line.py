@@ -405,3 +405,9 @@ def test_ascii_output_and_a_non_utf8_file_name(tmp_path):
     done = _ser("mfcc", os.fsdecode(raw) + "x", env={"PYTHONIOENCODING": "ascii"}, timeout=120)
     assert done.returncode == 2 and done.stderr.count(b"\n") == 1
     assert b"Traceback" not in done.stderr and b"\\xff.wavx" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["demo", "timeline m.npz x.wav", "stream m.npz"])
+def test_an_unknown_option_is_named_with_its_command(capsys, command):
+    err = one_error_line(capsys, [*command.split(), "--no-such-option"])
+    assert err == f"ser {command.split()[0]}: error: unrecognized arguments: --no-such-option"
