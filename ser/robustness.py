@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -534,7 +535,13 @@ def parse_noises(specs: Sequence[str] | None, *, sr: int, min_samples: int) -> l
     """
     if not specs:
         return [NoiseSource(k, k) for k in DEFAULT_NOISES]
-    repeated = sorted({s for s in specs if list(specs).count(s) > 1}, key=list(specs).index)
+
+    def same(spec: str) -> str:  # one file under two spellings (a/n.wav, a/./n.wav) is one
+        return spec if spec in NOISE_KINDS else os.path.realpath(spec)
+
+    keys = [same(s) for s in specs]
+    repeated = sorted({s for s, k in zip(specs, keys, strict=True) if keys.count(k) > 1},
+                      key=list(specs).index)  # fmt: skip
     if repeated:
         raise ValueError(f"--noise names {', '.join(repeated)} more than once")
     sources = []

@@ -271,3 +271,16 @@ def test_scoring_a_training_speaker_says_so(tiny, tmp_path, capsys):
                    "--out", str(tmp_path)])  # fmt: skip
     assert status == 0
     assert f"trained or validated on {train_speaker}" in capsys.readouterr().err
+
+
+def test_one_noise_file_under_two_spellings_is_named_as_given_twice(tmp_path):
+    from features import save_audio
+    from ser.robustness import parse_noises
+
+    folder = tmp_path / "a"
+    folder.mkdir()
+    save_audio(folder / "n.wav", 0.1 * np.random.default_rng(0).standard_normal(16000), 16000)
+    with pytest.raises(ValueError, match="more than once"):
+        parse_noises([str(folder / "n.wav"), str(folder / "." / "n.wav")], sr=16000,
+                     min_samples=400)  # fmt: skip
+    assert len(parse_noises([str(folder / "n.wav"), "white"], sr=16000, min_samples=400)) == 2
