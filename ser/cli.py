@@ -909,6 +909,40 @@ def _image_kinds() -> tuple[str, ...]:
     return tuple(FigureCanvasBase.get_supported_filetypes())
 
 
+def _window_options(p, *, hop: str, silence: str) -> None:
+    """--window, --hop and --silence-db: how ser timeline and ser stream hear a recording
+    (ser.windows.WindowScorer), the same options for both so that they can agree."""
+    p.add_argument(
+        "--window",
+        type=_positive("--window", "seconds"),
+        help="seconds per window (default: the model's input, 1.28 s for the course's models)",
+    )
+    p.add_argument("--hop", type=_positive("--hop", "seconds"), help=hop)
+    p.add_argument(
+        "--silence-db",
+        type=_within("--silence-db", -100.0, 0.0, " dBFS"),
+        default=-50.0,
+        help=f"frames quieter than this (dBFS, -100 .. 0) are not speech; {silence}",
+    )
+
+
+def _within(option: str, low: float, high: float, unit: str = ""):
+    """A type for argparse: a number within [low, high]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{option} must be within {low:g} .. {high:g}{unit}, got {text}"
+            )
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ser.corpus.records import LABELS
     from ser.corpus.synth import DEFAULT_EMOTIONS, EMOTIONS
@@ -1171,16 +1205,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", type=Path)
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument(
-        "--window",
-        type=_positive("--window", "seconds"),
-        help="seconds per window (default: the model's input, 1.28 s for the course's models)",
-    )
-    p.add_argument(
-        "--hop",
-        type=_positive("--hop", "seconds"),
-        help="seconds between windows (default: half a window)",
-    )
+    _window_options(p, hop="seconds between windows (default: half a window)",
+                    silence="a window with under a half of speech frames is silence")  # fmt: skip
     p.add_argument(
         "--smooth",
         choices=("viterbi", "median", "none"),
@@ -1193,13 +1219,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.9,
         help="Viterbi: probability of keeping the emotion from one window to the next, at "
         "least 1/K for K classes (default 0.9)",
-    )
-    p.add_argument(
-        "--silence-db",
-        type=_finite("--silence-db"),
-        default=-50.0,
-        help="frames quieter than this (dBFS) are not speech; a window with under a half "
-        "of speech frames is silence",
     )
     p.add_argument(
         "--out",
@@ -1221,22 +1240,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="sample rate of the PCM on stdin (default: the model's, 16000 for the course's "
         "models); another rate is resampled",
     )
-    p.add_argument(
-        "--window",
-        type=_positive("--window", "seconds"),
-        help="seconds per window (default: the model's input, 1.28 s for the course's models)",
-    )
-    p.add_argument(
-        "--hop",
-        type=_positive("--hop", "seconds"),
-        help="seconds between predictions (default: half a window)",
-    )
-    p.add_argument(
-        "--silence-db",
-        type=_finite("--silence-db"),
-        default=-50.0,
-        help="frames quieter than this (dBFS) are not speech, as in ser timeline",
-    )
+    _window_options(p, hop="seconds between predictions (default: half a window)",
+                    silence="as in ser timeline")  # fmt: skip
     p.add_argument("--jsonl", action="store_true", help="one JSON object per window and line")
     p.add_argument(
         "--file", type=Path, metavar="F", help="read an audio file as if it were live instead"

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ser.windows import SILENCE
+__all__ = ["SILENCE", "Segment", "SMOOTHERS", "viterbi_path", "smooth_labels", "segments"]
 
-__all__ = ["Segment", "SMOOTHERS", "viterbi_path", "smooth_labels", "segments"]
-
+SILENCE = "silence"  # the label of a window without speech (never one of the model's classes)
 SMOOTHERS = ("viterbi", "median", "none")
 _LOG_FLOOR = 1e-12  # a probability of exactly 0 would make every path through it -inf
 

@@ -135,8 +135,7 @@ class _Windower:
         if count < (1 if final else _SCORE_BATCH):
             return
         windows = s.windows_of({k: v[first:] for k, v in self.buffer.items()})
-        probs, _ = s.score(windows)
-        self.probs.append(probs)
+        self.probs.append(s.probabilities(windows))  # eq. T-2; T-3 from the fraction below
         self.fractions.append(s.speech_fraction(windows["energy"]))
         self.next_window += count
         keep = self.next_window * s.hop_frames - self.base

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ser.io import write_text
-from ser.windows import SILENCE
+from ser.smoothing import SILENCE
 
 __all__ = ["segments_csv", "save_timeline", "save_timeline_figure"]
 

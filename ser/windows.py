@@ -26,10 +26,10 @@ from features import activity_from_energy
 from ser.corpus.records import Utterance
 from ser.experiment import pipeline_of, predict_proba
 from ser.inputs import FeatureSet, model_inputs
+from ser.smoothing import SILENCE  # re-exported: the label of a window without speech
 
 __all__ = ["WindowScorer", "DEFAULT_SILENCE_DB", "DEFAULT_MIN_SPEECH", "SILENCE"]
 
-SILENCE = "silence"  # the label of a window without speech (never one of the model's classes)
 DEFAULT_SILENCE_DB = -50.0  # dBFS: quieter frames are not speech (eq. T-3)
 DEFAULT_MIN_SPEECH = 0.5  # a window is speech when at least this fraction of it is (eq. T-3);
 # with a quarter, windows mostly of silence were scored, and came out as a confident "sad"
@@ -190,6 +190,10 @@ class WindowScorer:
             Whether the window holds speech (eq. T-3); the probabilities of a silent window
             are computed all the same, and the caller decides what to show.
         """
+        return self.probabilities(windows), self.speech(windows["energy"])
+
+    def probabilities(self, windows: dict) -> np.ndarray:
+        """Eq. T-2 alone: (N, K) class probabilities of the windows (see ``score``)."""
         n = len(windows["energy"])
         probs = np.empty((n, len(self.labels)))
         for lo in range(0, n, _BATCH_WINDOWS):
@@ -211,4 +215,4 @@ class WindowScorer:
                 utts, [x for x, _ in made], [s for _, s in made], self.labels, self.spec, self.cmvn
             )
             probs[lo:hi] = predict_proba(self.model, data)  # no adaptation: see the docstring
-        return probs, self.speech(windows["energy"])
+        return probs
