@@ -635,25 +635,7 @@ def load_audio(
         raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds!r}")
     fd, st, name = _open_regular(path)
     try:
-        problem = _container_problem(fd, st.st_size)  # reads headers only
-        head = _reader(fd)(0, 4)
-        signed = head.startswith(_SIGNATURES) or _mpeg_frame_header(head)
-        mpeg = not signed or head.startswith(b"ID3") or _mpeg_frame_header(head)
-        os.lseek(fd, 0, os.SEEK_SET)  # libsndfile reads the descriptor from where it stands
-        try:
-            with _quiet_stderr(mpeg):  # libmpg123 prints what it makes of a file, from C
-                sound = sf.SoundFile(fd, closefd=False)
-        except sf.LibsndfileError as err:  # no header libsndfile knows, or a broken one
-            if problem:  # a header of ours explains it better (a WAV claiming 0 bits)
-                raise AudioError(f"{name}: {problem}") from None
-            words = _LIBSNDFILE_WORDS.get(err.error_string, err.error_string.rstrip("."))
-            raise AudioError(f"{name}: not a readable audio file: {words}") from None
-        if not signed and sound.format == "MP3":
-            sound.close()
-            raise AudioError(
-                f"{name}: not a readable audio file: {_LIBSNDFILE_WORDS['Format not recognised.']}"
-                " (it does not start as an MP3 does, with an ID3 tag or an MPEG frame header)"
-            )
+        sound, problem = open_sound(fd, st.st_size, name)
         with sound, _quiet_stderr(sound.format == "MP3"):
             y, native_sr = _checked_read(
                 sound, name, st.st_size, problem, max_seconds, allow_any_rate
@@ -670,8 +652,37 @@ def load_audio(
     return np.ascontiguousarray(y), int(native_sr)
 
 
-def _checked_read(sound, name, size, problem, max_seconds, allow_any_rate):
-    """The header checks, then the samples and the checks on them (``load_audio``)."""
+def open_sound(fd: int, size: int, name: str):
+    """Open an audio file's descriptor with libsndfile, as ``load_audio`` does: (SoundFile,
+    the container header's own problem or None). A file libsndfile cannot open, or an "MP3"
+    that does not start as one, is an AudioError naming it. The caller closes the SoundFile."""
+    problem = _container_problem(fd, size)  # reads headers only
+    head = _reader(fd)(0, 4)
+    signed = head.startswith(_SIGNATURES) or _mpeg_frame_header(head)
+    mpeg = not signed or head.startswith(b"ID3") or _mpeg_frame_header(head)
+    os.lseek(fd, 0, os.SEEK_SET)  # libsndfile reads the descriptor from where it stands
+    try:
+        with _quiet_stderr(mpeg):  # libmpg123 prints what it makes of a file, from C
+            sound = sf.SoundFile(fd, closefd=False)
+    except sf.LibsndfileError as err:  # no header libsndfile knows, or a broken one
+        if problem:  # a header of ours explains it better (a WAV claiming 0 bits)
+            raise AudioError(f"{name}: {problem}") from None
+        words = _LIBSNDFILE_WORDS.get(err.error_string, err.error_string.rstrip("."))
+        raise AudioError(f"{name}: not a readable audio file: {words}") from None
+    if not signed and sound.format == "MP3":
+        sound.close()
+        raise AudioError(
+            f"{name}: not a readable audio file: {_LIBSNDFILE_WORDS['Format not recognised.']}"
+            " (it does not start as an MP3 does, with an ID3 tag or an MPEG frame header)"
+        )
+    return sound, problem
+
+
+def check_header(sound, name, size, problem, max_seconds=None, allow_any_rate=False) -> int:
+    """The checks on what a header claims, before any sample is read: a sample rate within
+    1 kHz .. 768 kHz (unless ``allow_any_rate``), the container's own ``problem``, the length
+    against ``max_seconds`` and ``MAX_SAMPLES``, and PCM against the file's ``size``.
+    Returns the number of samples the reader may allocate."""
     frames, rate, channels = sound.frames, sound.samplerate, sound.channels
     if rate <= 0 or (not allow_any_rate and not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE):
         raise AudioError(
@@ -699,6 +710,13 @@ def _checked_read(sound, name, size, problem, max_seconds, allow_any_rate):
             f"{name}: truncated: its header promises {frames} frames of {channels} x "
             f"{width} bytes, the file has only {size} bytes"
         )
+    return limit
+
+
+def _checked_read(sound, name, size, problem, max_seconds, allow_any_rate):
+    """The header checks, then the samples and the checks on them (``load_audio``)."""
+    limit = check_header(sound, name, size, problem, max_seconds, allow_any_rate)
+    frames, rate, channels = sound.frames, sound.samplerate, sound.channels
     y = _read_samples(sound, frames=frames, limit=limit, name=name)
     # An MP3's length is an estimate when it has no Xing/Info frame (from its size and bit
     # rate): a few MPEG frames (1152 samples each) or 1% short is not a cut file.

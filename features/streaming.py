@@ -32,18 +32,13 @@ from scipy.signal import firwin, upfirdn
 
 from features.audio import (
     _LIBSNDFILE_WORDS,
-    _SIGNATURES,
     MAX_ABS_SAMPLE,
-    MAX_SAMPLE_RATE,
     MAX_SAMPLES,
-    MIN_SAMPLE_RATE,
     AudioError,
-    _container_problem,
-    _mpeg_frame_header,
     _open_regular,
-    _pcm_width,
     _quiet_stderr,
-    _reader,
+    check_header,
+    open_sound,
 )
 from features.framing import n_frames, preemphasis
 from features.mfcc import (
@@ -475,48 +470,9 @@ class AudioBlocks:
     @staticmethod
     def _open(fd, size, name):
         """``load_audio``'s checks on the header, in its order and with its words."""
-        problem = _container_problem(fd, size)  # reads headers only
-        head = _reader(fd)(0, 4)
-        signed = head.startswith(_SIGNATURES) or _mpeg_frame_header(head)
-        mpeg = not signed or head.startswith(b"ID3") or _mpeg_frame_header(head)
-        os.lseek(fd, 0, os.SEEK_SET)
+        sound, problem = open_sound(fd, size, name)  # load_audio's opening and words
         try:
-            with _quiet_stderr(mpeg):
-                sound = sf.SoundFile(fd, closefd=False)
-        except sf.LibsndfileError as err:
-            if problem:
-                raise AudioError(f"{name}: {problem}") from None
-            words = _LIBSNDFILE_WORDS.get(err.error_string, err.error_string.rstrip("."))
-            raise AudioError(f"{name}: not a readable audio file: {words}") from None
-        try:
-            if not signed and sound.format == "MP3":
-                raise AudioError(
-                    f"{name}: not a readable audio file: "
-                    f"{_LIBSNDFILE_WORDS['Format not recognised.']} (it does not start as an "
-                    "MP3 does, with an ID3 tag or an MPEG frame header)"
-                )
-            # the header checks of features.audio._checked_read, before any sample is read
-            frames, rate, channels = sound.frames, sound.samplerate, sound.channels
-            if rate <= 0 or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-                raise AudioError(
-                    f"{name}: its header claims a sample rate of {rate} Hz, outside 1 kHz .. "
-                    "768 kHz: a damaged header (load_audio(..., allow_any_rate=True) reads it "
-                    "anyway)"
-                )
-            if problem:
-                raise AudioError(f"{name}: {problem}")
-            if frames * channels > MAX_SAMPLES:
-                raise AudioError(
-                    f"{name}: its header claims {frames} frames x {channels} channel(s) = "
-                    f"{frames * channels} samples, over the limit of 2^31 "
-                    "(features.audio.MAX_SAMPLES)"
-                )
-            width = _pcm_width(sound)
-            if width is not None and frames * channels * width > size:
-                raise AudioError(
-                    f"{name}: truncated: its header promises {frames} frames of {channels} x "
-                    f"{width} bytes, the file has only {size} bytes"
-                )
+            check_header(sound, name, size, problem)  # and its checks, before any sample
         except BaseException:
             sound.close()
             raise
