@@ -284,10 +284,10 @@ def run_robustness(
 ) -> dict:
     """Score ``model`` on the same utterances, clean and with each noise at each SNR.
 
-    Math (docs/robustness.md; eq. SNR, NOISE-1..3)::
+    Math (docs/robustness.md; eqs. SNR, NOISE-1..3, RB-1)::
 
         x = y + g v,   g = sqrt( sum y^2 / (sum v^2 10^(snr/10)) )   (the whole utterance)
-        UAR(noise, snr) = mean over classes of recall on the x of every scored utterance
+        UAR(noise, snr) = mean over classes of recall on the x of every scored utterance  (RB-1)
 
     Parameters
     ----------

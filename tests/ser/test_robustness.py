@@ -114,7 +114,7 @@ def test_the_noise_is_seeded_and_the_same_at_every_snr():
     np.testing.assert_allclose(d0 / d10, np.sqrt(10.0))  # one noise, two gains
 
 
-def test_the_clean_column_is_what_ser_evaluate_scores(scored, tiny):
+def test_the_clean_column_is_what_ser_evaluate_scores(scored, tiny):  # eq. RB-1
     from ser.experiment import evaluate
 
     corpus = synthetic_corpus(n_speakers=10, n_utterances=UTTERANCES, emotions=EMOTIONS)
