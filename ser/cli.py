@@ -1362,7 +1362,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else 0
-    prog = f"ser {args.command}"
+    prog = " ".join(["ser", args.command, *filter(None, [getattr(args, "course_command", None)])])
     try:
         try:
             status = int(args.run(args) or 0)

@@ -216,6 +216,8 @@ def test_the_command_line_reports_a_mistake_in_one_line(argv, message, tmp_path,
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and err[0].startswith("ser course"), err
+    if len(argv) > 1:  # the subcommand is named: "ser course grade: error: ..."
+        assert err[0].startswith(f"ser course {argv[1]}: error: "), err
 
 
 def test_chapters_are_named_by_number_or_marker(tmp_path, capsys):
