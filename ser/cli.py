@@ -775,52 +775,36 @@ def _whole(option: str, minimum: int, maximum: int | None = None, unit: str = ""
     return parse
 
 
-def _positive(option: str, what: str = ""):
-    """A type for argparse: a finite number > 0 (``what`` names it in the message)."""
-    name = f"{option} ({what})" if what else option
+def _number(option: str, ok, wanted: str):
+    """A type for argparse: a float for which ``ok(value)`` holds (NaN for text that is no
+    number), else "<option> must be <wanted>, got <text>"."""
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text}")
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{option} must be {wanted}, got {text}")
         return value
 
     return parse
+
+
+def _positive(option: str, what: str = ""):
+    """A type for argparse: a finite number > 0 (``what`` names it in the message)."""
+    name = f"{option} ({what})" if what else option
+    return _number(name, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 
 
 def _finite(option: str):
     """A type for argparse: a finite number (no nan, no inf)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{option} must be a finite number, got {text}")
-        return value
-
-    return parse
+    return _number(option, math.isfinite, "a finite number")
 
 
 def _probability(option: str):
     """A type for argparse: a number strictly between 0 and 1."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not 0.0 < value < 1.0:
-            raise argparse.ArgumentTypeError(
-                f"{option} must be a number between 0 and 1, got {text}"
-            )
-        return value
-
-    return parse
+    return _number(option, lambda v: 0.0 < v < 1.0, "a number between 0 and 1")
 
 
 def _emotion(known):
@@ -928,19 +912,7 @@ def _window_options(p, *, hop: str, silence: str) -> None:
 
 def _within(option: str, low: float, high: float, unit: str = ""):
     """A type for argparse: a number within [low, high]."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(
-                f"{option} must be within {low:g} .. {high:g}{unit}, got {text}"
-            )
-        return value
-
-    return parse
+    return _number(option, lambda v: low <= v <= high, f"within {low:g} .. {high:g}{unit}")
 
 
 def build_parser() -> argparse.ArgumentParser:
